@@ -1,0 +1,36 @@
+//! The multi-thread scaling harness: `cargo xtask bench <what> [--quick] [--threads N]`.
+
+use std::process::ExitCode;
+
+use iobuf_benches::Settings;
+
+const USAGE: &str = "usage: scaling <queue|all> [--quick] [--threads N]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(what) = args.first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let settings = match Settings::from_args(&args[1..]) {
+        Ok(settings) => settings,
+        Err(msg) => {
+            eprintln!("{msg}\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "iobuf scaling harness: {} cores visible, threads {:?}, {:?} per cell",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        settings.thread_counts(),
+        settings.cell
+    );
+    match what.as_str() {
+        "all" => {}
+        other => {
+            eprintln!("unknown workload `{other}`\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
