@@ -125,8 +125,10 @@ impl From<AlignError> for std::io::Error {
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)] // reason: reading errno through libc's thread-local location.
 pub(crate) fn last_errno() -> i32 {
-    // SAFETY: __errno_location returns a valid pointer to this thread's errno.
-    unsafe { *libc::__errno_location() }
+    // SAFETY: __errno_location has no preconditions.
+    let location = unsafe { libc::__errno_location() };
+    // SAFETY: it points to this thread's errno, valid for reads for the thread's lifetime.
+    unsafe { *location }
 }
 
 #[cfg(test)]

@@ -65,3 +65,8 @@ pub use memory::StableMemory;
 pub use mirror::MirroredRegion;
 #[cfg(target_os = "linux")]
 pub use region::{Lock, PageKind, Region, RegionOptions};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

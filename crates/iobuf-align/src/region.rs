@@ -289,12 +289,12 @@ impl Region {
         };
         match options.lock {
             Lock::No => {}
-            // SAFETY: the range is the region's own mapping.
             Lock::BestEffort => {
-                region.locked = unsafe { sys::lock(region.ptr, region.len) }.is_ok()
+                // SAFETY: the range is the region's own mapping.
+                region.locked = unsafe { sys::lock(region.ptr, region.len) }.is_ok();
             }
             Lock::Required => {
-                // SAFETY: as above.
+                // SAFETY: the range is the region's own mapping.
                 unsafe { sys::lock(region.ptr, region.len) }
                     .map_err(|errno| AlignError::Os { call: "mlock", errno })?;
                 region.locked = true;
@@ -398,9 +398,10 @@ impl Region {
             return;
         }
         for offset in (0..self.len).step_by(page_size()) {
-            // SAFETY: offset < len, inside the mapping; writing the zero already there keeps the
-            // content and faults the page in writable. Volatile so it is not elided.
-            unsafe { self.ptr.as_ptr().add(offset).write_volatile(0) };
+            let page = self.ptr.as_ptr().wrapping_add(offset);
+            // SAFETY: offset < len, so `page` is inside the mapping; writing the zero already
+            // there keeps the content and faults the page in writable. Volatile so it stays.
+            unsafe { page.write_volatile(0) };
         }
     }
 

@@ -6,8 +6,10 @@
 //! model that waits for another thread would spin forever.
 
 #[cfg(not(iobuf_loom))]
+#[allow(unused_imports)] // reason: each ring uses the subset of the shim it needs.
 pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(iobuf_loom)]
+#[allow(unused_imports)] // reason: each ring uses the subset of the shim it needs.
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// `UnsafeCell` with loom's `with`/`with_mut` access API on both builds.
