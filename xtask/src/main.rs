@@ -145,7 +145,11 @@ fn san(which: Option<&str>) -> Result<(), String> {
                 ("CARGO_TARGET_DIR", dir),
                 // Sanitized runs are slow: stress tests read this to shrink themselves.
                 ("IOBUF_STRESS_SCALE", "0.05"),
+                // Tests that a sanitizer falsifies (ASan makes mlock a no-op) skip, saying why.
+                ("IOBUF_SANITIZER", kind),
                 ("TSAN_OPTIONS", "halt_on_error=1"),
+                // Out-of-memory tests ask for 64 TiB on purpose and expect a null, not an abort.
+                ("ASAN_OPTIONS", "allocator_may_return_null=1"),
             ],
         })?;
     }
