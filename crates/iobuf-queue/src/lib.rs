@@ -1,4 +1,27 @@
 //! Lock-free bounded rings for I/O buffers.
+//!
+//! - [`IndexRing`]: a lock-free MPMC FIFO of `u32` indices `< capacity`, the free list under
+//!   every iobuf pool. It is SCQ (Nikolaev, *A Scalable, Portable, and Memory-Efficient
+//!   Lock-Free FIFO Queue*, DISC 2019): one fetch-and-add per operation on a padded head or
+//!   tail, cycle-tagged slots so that a stalled thread can never hand out an index twice, a
+//!   threshold that makes `pop` on an empty ring one load, and batch
+//!   [`pop_many`](IndexRing::pop_many)/[`push_many`](IndexRing::push_many) that claim a whole
+//!   batch with one fetch-and-add.
+//!
+//! Nothing here allocates after construction, and nothing knows about buffers or io_uring.
+//!
+//! # Examples
+//!
+//! ```
+//! use iobuf_queue::IndexRing;
+//!
+//! // A pool's free list: every buffer index starts out free.
+//! let free = IndexRing::new_full(1024)?;
+//! let index = free.pop().expect("a free buffer");
+//! // ... fill buffer `index`, hand it to the kernel, get it back ...
+//! free.push(index);
+//! # Ok::<(), iobuf_queue::CapacityError>(())
+//! ```
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -6,4 +29,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod capacity;
+mod index_ring;
 mod sync;
+
+pub use capacity::{CapacityError, MAX_CAPACITY};
+pub use index_ring::IndexRing;
