@@ -165,7 +165,7 @@ fn handoff_through_a_second_ring() {
                     let index = loop {
                         match free.pop() {
                             Some(index) => break index,
-                            None => std::hint::spin_loop(),
+                            None => thread::yield_now(), // more threads than cores: let the one we wait for run
                         }
                     };
                     moves(index, IN_FREE, WITH_PRODUCER);
@@ -178,7 +178,7 @@ fn handoff_through_a_second_ring() {
             scope.spawn(|| {
                 while received.load(Ordering::Relaxed) < total {
                     let Some(index) = ready.pop() else {
-                        std::hint::spin_loop();
+                        thread::yield_now();
                         continue;
                     };
                     moves(index, IN_READY, WITH_CONSUMER);

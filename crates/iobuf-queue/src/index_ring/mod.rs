@@ -466,7 +466,17 @@ impl IndexRing {
         let g = &self.geometry;
         let slot = self.slot(pos);
         let tag = g.position_tag(pos);
-        let mut word = slot.load(Ordering::Acquire);
+        // Fast path: the slot is as the previous lap's dequeuer left it (empty, safe, previous
+        // cycle), which the checks below would accept; try the CAS without reading first.
+        let mut word = match slot.compare_exchange(
+            g.previous_lap_taken(pos),
+            g.occupied(pos, index),
+            Ordering::Release,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return true,
+            Err(current) => current,
+        };
         loop {
             if !precedes(g.word_tag(word), tag) || !g.is_empty(word) {
                 // Closed by this cycle's dequeuer, or still holding an older entry.
