@@ -4,9 +4,17 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread;
+use std::thread::{self, ScopedJoinHandle};
 
 use iobuf_queue::BoundedQueue;
+
+/// Joins every worker explicitly: ThreadSanitizer sees `pthread_join`, but not the end of
+/// `thread::scope`, which waits through atomics inside the uninstrumented std.
+fn join_all(workers: Vec<ScopedJoinHandle<'_, ()>>) {
+    for worker in workers {
+        worker.join().expect("worker thread panicked");
+    }
+}
 
 /// Values per producer: 10⁶ scaled by `IOBUF_STRESS_SCALE` (the sanitizer runs set 0.05).
 fn values_per_producer() -> usize {
@@ -42,9 +50,10 @@ fn every_value_arrives_once_in_producer_order_and_drops_once() {
     let arrived: Vec<AtomicBool> = (0..total).map(|_| AtomicBool::new(false)).collect();
     let received = AtomicUsize::new(0);
     thread::scope(|scope| {
+        let mut workers = Vec::new();
         for producer in 0..producers {
             let (queue, drops) = (&queue, &drops);
-            scope.spawn(move || {
+            workers.push(scope.spawn(move || {
                 for seq in 0..per_producer {
                     let mut value = Tracked { producer, seq, drops: Arc::clone(drops) };
                     while let Err(back) = queue.try_push(value) {
@@ -52,10 +61,10 @@ fn every_value_arrives_once_in_producer_order_and_drops_once() {
                         thread::yield_now(); // more threads than cores: let the one we wait for run
                     }
                 }
-            });
+            }));
         }
         for _ in 0..consumers {
-            scope.spawn(|| {
+            workers.push(scope.spawn(|| {
                 // FIFO per producer: each consumer sees each producer's values in order.
                 let mut last_seen = vec![None; producers];
                 while received.load(Ordering::Relaxed) < total {
@@ -74,8 +83,9 @@ fn every_value_arrives_once_in_producer_order_and_drops_once() {
                     assert!(!arrived[slot].swap(true, Ordering::Relaxed), "value {slot} twice");
                     received.fetch_add(1, Ordering::Relaxed);
                 }
-            });
+            }));
         }
+        join_all(workers);
     });
     assert!(arrived.iter().all(|flag| flag.load(Ordering::Relaxed)), "values lost");
     assert!(queue.is_empty());
@@ -93,21 +103,23 @@ fn values_left_inside_are_dropped_with_the_queue() {
     let queue = BoundedQueue::new(32).unwrap();
     let rounds = values_per_producer() / 10;
     thread::scope(|scope| {
+        let mut workers = Vec::new();
         for producer in 0..2 {
             let (queue, drops, created) = (&queue, &drops, &created);
-            scope.spawn(move || {
+            workers.push(scope.spawn(move || {
                 for seq in 0..rounds {
                     created.fetch_add(1, Ordering::Relaxed);
                     // A full queue hands the value back; dropping it counts too.
                     let _ = queue.try_push(Tracked { producer, seq, drops: Arc::clone(drops) });
                 }
-            });
+            }));
         }
-        scope.spawn(|| {
+        workers.push(scope.spawn(|| {
             for _ in 0..rounds {
                 drop(queue.try_pop());
             }
-        });
+        }));
+        join_all(workers);
     });
     let inside = queue.len();
     let before = drops.load(Ordering::Relaxed);

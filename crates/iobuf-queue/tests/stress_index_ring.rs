@@ -4,9 +4,17 @@
 //! reports empty while an index is free.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::thread;
+use std::thread::{self, ScopedJoinHandle};
 
 use iobuf_queue::IndexRing;
+
+/// Joins every worker explicitly: ThreadSanitizer sees `pthread_join`, but not the end of
+/// `thread::scope`, which waits through atomics inside the uninstrumented std.
+fn join_all(workers: Vec<ScopedJoinHandle<'_, ()>>) {
+    for worker in workers {
+        worker.join().expect("worker thread panicked");
+    }
+}
 
 /// Operations per thread: 10⁶ scaled by `IOBUF_STRESS_SCALE` (the sanitizer runs set 0.05).
 fn ops_per_thread() -> usize {
@@ -60,16 +68,18 @@ fn churn_singles(capacity: usize) {
     let owners = Ownership::new(capacity);
     let ops = ops_per_thread();
     thread::scope(|scope| {
+        let mut workers = Vec::new();
         for _ in 0..threads {
-            scope.spawn(|| {
+            workers.push(scope.spawn(|| {
                 for op in 0..ops {
                     let index = ring.pop().unwrap_or_else(|| panic!("false empty at op {op}"));
                     owners.take(index);
                     owners.give(index);
                     ring.push(index);
                 }
-            });
+            }));
         }
+        join_all(workers);
     });
     assert_holds_exactly_all(&ring, capacity);
 }
@@ -96,9 +106,10 @@ fn churn_with_batches() {
     let owners = Ownership::new(capacity);
     let ops = ops_per_thread();
     thread::scope(|scope| {
+        let mut workers = Vec::new();
         for thread_index in 0..threads {
             let (ring, owners) = (&ring, &owners);
-            scope.spawn(move || {
+            workers.push(scope.spawn(move || {
                 let mut held = [0u32; BATCH];
                 let mut done = 0;
                 let mut round = thread_index;
@@ -128,8 +139,9 @@ fn churn_with_batches() {
                     }
                     done += 2 * got;
                 }
-            });
+            }));
         }
+        join_all(workers);
     });
     assert_holds_exactly_all(&ring, capacity);
 }
@@ -159,8 +171,9 @@ fn handoff_through_a_second_ring() {
     let total = producers * per_producer;
     let received = AtomicUsize::new(0);
     thread::scope(|scope| {
+        let mut workers = Vec::new();
         for _ in 0..producers {
-            scope.spawn(|| {
+            workers.push(scope.spawn(|| {
                 for _ in 0..per_producer {
                     let index = loop {
                         match free.pop() {
@@ -172,10 +185,10 @@ fn handoff_through_a_second_ring() {
                     moves(index, WITH_PRODUCER, IN_READY);
                     ready.push(index);
                 }
-            });
+            }));
         }
         for _ in 0..consumers {
-            scope.spawn(|| {
+            workers.push(scope.spawn(|| {
                 while received.load(Ordering::Relaxed) < total {
                     let Some(index) = ready.pop() else {
                         thread::yield_now();
@@ -186,8 +199,9 @@ fn handoff_through_a_second_ring() {
                     free.push(index);
                     received.fetch_add(1, Ordering::Relaxed);
                 }
-            });
+            }));
         }
+        join_all(workers);
     });
     assert_eq!(received.load(Ordering::Relaxed), total);
     assert_eq!(ready.pop(), None);
