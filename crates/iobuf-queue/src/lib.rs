@@ -4,7 +4,7 @@
 //!   every iobuf pool. It is SCQ (Nikolaev, *A Scalable, Portable, and Memory-Efficient
 //!   Lock-Free FIFO Queue*, DISC 2019): one fetch-and-add per operation on a padded head or
 //!   tail, cycle-tagged slots so that a stalled thread can never hand out an index twice, a
-//!   threshold that makes `pop` on an empty ring one load, and batch
+//!   threshold that keeps failed dequeues bounded and empty polls cheap, and batch
 //!   [`pop_many`](IndexRing::pop_many)/[`push_many`](IndexRing::push_many) that claim a whole
 //!   batch with one fetch-and-add.
 //! - [`BoundedQueue`]: a lock-free bounded MPMC FIFO of any `T`, built as in the SCQ paper from
