@@ -12,6 +12,17 @@ pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsiz
 #[allow(unused_imports)] // reason: each ring uses the subset of the shim it needs.
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+#[cfg(not(iobuf_loom))]
+pub(crate) use alloc::sync::Arc;
+#[cfg(iobuf_loom)]
+pub(crate) use loom::sync::Arc;
+
+// Blocking waits (std only): loom's versions let a model catch lost wake-ups as deadlocks.
+#[cfg(all(feature = "std", iobuf_loom))]
+pub(crate) use loom::sync::{Condvar, Mutex};
+#[cfg(all(feature = "std", not(iobuf_loom)))]
+pub(crate) use std::sync::{Condvar, Mutex};
+
 /// `UnsafeCell` with loom's `with`/`with_mut` access API on both builds.
 #[cfg(not(iobuf_loom))]
 #[derive(Debug, Default)]
