@@ -1,4 +1,3 @@
-#![cfg(iobuf_loom)]
 //! Loom models of the byte ring: a producer and a consumer racing over several laps of a tiny
 //! ring, every byte checked on the way out.
 //!
@@ -8,6 +7,7 @@
 //! The blocking models park on loom's condvar, so a lost wake-up fails as a deadlock.
 //!
 //! Run with `cargo xtask loom [bound]`.
+#![cfg(iobuf_loom)]
 
 use iobuf_queue::byte_ring::{self, Consumer, Producer, RingMemory, WaitError};
 use loom::thread;
