@@ -59,6 +59,16 @@ pub(crate) fn spin() {
     loom::thread::yield_now();
 }
 
+/// Gives the thread's time slice away: `std::thread::yield_now`, or a loom scheduling point.
+#[cfg(feature = "std")]
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(not(iobuf_loom))]
+    std::thread::yield_now();
+    #[cfg(iobuf_loom)]
+    loom::thread::yield_now();
+}
+
 /// Exponential backoff for CAS retries: crossbeam-utils' `Backoff` normally, a loom yield per
 /// step under loom (loom cannot see crossbeam's spin loop).
 #[derive(Debug, Default)]
