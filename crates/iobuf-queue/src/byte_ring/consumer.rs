@@ -195,9 +195,10 @@ impl<M: RingMemory> Consumer<M> {
 
     /// Blocks until at least `min` bytes are filled, and returns the filled length then.
     ///
-    /// Spins briefly, then parks until the producer commits, is dropped, or `timeout` passes
-    /// (`None` waits without limit). Waiting costs the producer nothing while nobody waits: one
-    /// load of a state word after each commit. `min == 0` returns at once.
+    /// Spins briefly, yields the thread for up to 50 µs, then parks until the producer commits,
+    /// is dropped, or `timeout` passes (`None` waits without limit). Waiting costs the producer
+    /// nothing while nobody waits: one load of a state word after each commit. `min == 0`
+    /// returns at once.
     ///
     /// # Errors
     ///

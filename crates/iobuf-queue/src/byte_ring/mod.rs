@@ -22,11 +22,11 @@
 //!   undo a wrap. Capacity must also be a multiple of the page size.
 //!
 //! The non-blocking core is `no_std`. With the `std` feature (default) each half can block:
-//! [`Producer::wait_for_space`] and [`Consumer::wait_for_data`] spin briefly, then park until the
-//! other side moves, drops its half, or a timeout passes. While nobody waits this costs the other
-//! side one load of a state word per commit or consume, and its counter publication becomes a
-//! `swap` instead of a plain store (the RMW is what makes a lost wake-up impossible without a
-//! fence; see the `wait` module's source). Dropping a half closes the ring: the other half sees
+//! [`Producer::wait_for_space`] and [`Consumer::wait_for_data`] spin briefly, yield for up to
+//! 50 µs, then park until the other side moves, drops its half, or a timeout passes. While
+//! nobody waits this costs the other side one load of a state word per commit or consume, and
+//! its counter publication becomes a `swap` instead of a plain store (the RMW is what makes a
+//! lost wake-up impossible without a fence; see the `wait` module's source). Dropping a half closes the ring: the other half sees
 //! `is_closed`, and a waiter gets [`WaitError::Closed`] instead of hanging.
 //!
 //! No allocation happens after [`new`]/[`new_mirrored`]; no lock or system call is taken on the

@@ -197,9 +197,10 @@ impl<M: RingMemory> Producer<M> {
 
     /// Blocks until at least `min` bytes are free, and returns the free length then.
     ///
-    /// Spins briefly, then parks until the consumer frees space, is dropped, or `timeout`
-    /// passes (`None` waits without limit). Waiting costs the consumer nothing while nobody
-    /// waits: one load of a state word after each consume. `min == 0` returns at once.
+    /// Spins briefly, yields the thread for up to 50 µs, then parks until the consumer frees
+    /// space, is dropped, or `timeout` passes (`None` waits without limit). Waiting costs the
+    /// consumer nothing while nobody waits: one load of a state word after each consume.
+    /// `min == 0` returns at once.
     ///
     /// # Errors
     ///
