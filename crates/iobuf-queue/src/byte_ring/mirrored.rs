@@ -11,10 +11,41 @@ use iobuf_align::{MirroredRegion, page_size};
 use super::plain::overclaimed;
 use super::{ByteRingError, Consumer, Producer, check_capacity, split};
 
-/// The writing half of a mirrored byte ring.
+/// The writing half of a mirrored byte ring: a [`Producer`] whose free space is one slice.
+///
+/// # Examples
+///
+/// ```
+/// use iobuf_queue::byte_ring::{self, MirroredProducer};
+///
+/// let (mut producer, _consumer) = byte_ring::new_mirrored(iobuf_align::page_size())?;
+/// fn fill(producer: &mut MirroredProducer, byte: u8) -> usize {
+///     let free = producer.free_slice();
+///     free.fill(byte);
+///     let n = free.len();
+///     producer.commit(n);
+///     n
+/// }
+/// assert_eq!(fill(&mut producer, 7), iobuf_align::page_size());
+/// # Ok::<(), byte_ring::ByteRingError>(())
+/// ```
 pub type MirroredProducer = Producer<MirroredRegion>;
 
-/// The reading half of a mirrored byte ring.
+/// The reading half of a mirrored byte ring: a [`Consumer`] whose filled space is one slice.
+///
+/// # Examples
+///
+/// ```
+/// use iobuf_queue::byte_ring::{self, MirroredConsumer};
+///
+/// let (mut producer, consumer) = byte_ring::new_mirrored(iobuf_align::page_size())?;
+/// fn peek(consumer: &MirroredConsumer) -> &[u8] {
+///     consumer.filled_slice()
+/// }
+/// producer.copy_in(b"contiguous");
+/// assert_eq!(peek(&consumer), b"contiguous");
+/// # Ok::<(), byte_ring::ByteRingError>(())
+/// ```
 pub type MirroredConsumer = Consumer<MirroredRegion>;
 
 /// Makes a mirrored byte ring of `capacity` bytes and splits it into its two halves.
