@@ -9,6 +9,9 @@
 //!   batch with one fetch-and-add.
 //! - [`BoundedQueue`]: a lock-free bounded MPMC FIFO of any `T`, built as in the SCQ paper from
 //!   two index rings (free slots and filled slots) and an array of `T`.
+//! - [`byte_ring`]: the SPSC byte ring for vectored I/O — a producer and a consumer half over a
+//!   power-of-two ring whose free and filled space go straight into `readv`/`writev`, plus a
+//!   mirrored variant (Linux) whose free and filled space are always one contiguous slice.
 //!
 //! Nothing here allocates after construction, and nothing knows about buffers or io_uring.
 //!
@@ -39,6 +42,7 @@ extern crate alloc;
 extern crate std;
 
 mod bounded;
+pub mod byte_ring;
 mod capacity;
 mod index_ring;
 mod sync;
