@@ -7,3 +7,5 @@ extern crate alloc;
 extern crate std;
 
 mod sync;
+mod index_ring;
+pub use index_ring::{CapacityError, IndexRing};
