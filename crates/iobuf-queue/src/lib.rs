@@ -6,6 +6,6 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod sync;
 mod index_ring;
+mod sync;
 pub use index_ring::{CapacityError, IndexRing};

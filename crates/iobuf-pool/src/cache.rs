@@ -1,0 +1,284 @@
+//! Per-thread caches of free indices in front of a size class's ring (Bonwick's magazines).
+//!
+//! A thread's get and put touch only its own cache: no shared cache line, no atomic
+//! read-modify-write. The cache refills from the ring and flushes to it in halves, with one
+//! fetch-and-add each (`pop_many` / `push_many`), and is flushed when the thread exits.
+//!
+//! Indices parked in a cache are invisible to other threads, so before a pool reports itself
+//! exhausted (or parks a getter), a *thief* drains every cache into the ring. The owner's side
+//! must stay free of atomic read-modify-writes, so the two sides meet Dekker-style through an
+//! asymmetric barrier (see [`crate::barrier`]):
+//!
+//! - owner: `busy = true`; light barrier; if `steal` is set, step aside (`busy = false`, wait
+//!   until `steal` clears, retry); else work on the items, then `busy = false` (Release);
+//! - thief (one at a time per class, under the registry lock): `steal = true`; heavy barrier;
+//!   wait until `busy` is false (Acquire); move the items to the ring; `steal = false` (Release).
+//!
+//! The barriers guarantee the owner sees `steal` or the thief sees `busy`, so the two never
+//! touch the items at once.
+//!
+//! # Safety
+//!
+//! This module owns the exclusive access to each slot's items: the owner thread touches them
+//! only between `busy = true` (with `steal` seen clear after the light barrier) and
+//! `busy = false`; a thief only between seeing `busy` clear after its heavy barrier and clearing
+//! `steal`. The protocol above makes those windows disjoint.
+#![allow(unsafe_code)] // reason: the owner/thief protocol over each slot's items (see module docs).
+
+use core::cell::RefCell;
+
+use iobuf_align::CachePadded;
+use iobuf_queue::IndexRing;
+
+use crate::barrier;
+use crate::core::PoolCore;
+use crate::sync::{self, Arc, AtomicBool, AtomicU32, Backoff, Mutex, Ordering, UnsafeCell, Weak};
+
+/// The largest per-thread cache.
+pub(crate) const MAX_CACHE: usize = 64;
+/// The default per-thread cache: large enough that refills are rare, small enough that few
+/// buffers sit idle (the brief's 8–32).
+pub(crate) const DEFAULT_CACHE: usize = 32;
+
+/// One thread's cache for one size class.
+pub(crate) struct CacheSlot {
+    busy: AtomicBool,
+    steal: AtomicBool,
+    /// Item count as last published by whoever touched the items; read by thieves to skip
+    /// empty caches and by stats.
+    published: AtomicU32,
+    items: UnsafeCell<Items>,
+}
+
+// SAFETY: the items are reached only inside the owner/thief windows, which the protocol keeps
+// disjoint (module docs); everything else in the slot is atomic.
+unsafe impl Sync for CacheSlot {}
+// SAFETY: plain data; which thread owns the slot is a matter of the protocol, not of the type.
+unsafe impl Send for CacheSlot {}
+
+struct Items {
+    len: usize,
+    buf: [u32; MAX_CACHE],
+}
+
+impl CacheSlot {
+    fn new() -> Self {
+        Self {
+            busy: AtomicBool::new(false),
+            steal: AtomicBool::new(false),
+            published: AtomicU32::new(0),
+            items: UnsafeCell::new(Items { len: 0, buf: [0; MAX_CACHE] }),
+        }
+    }
+
+    /// Runs `f` on the items as their owner.
+    #[inline]
+    fn with_owned<R>(&self, f: impl FnOnce(&mut Items) -> R) -> R {
+        loop {
+            self.busy.store(true, Ordering::Relaxed);
+            barrier::light();
+            if !self.steal.load(Ordering::Relaxed) {
+                let result = self.items.with_mut(|items| {
+                    // SAFETY: busy is set and steal was seen clear after the barrier, so no
+                    // thief touches the items until busy clears (module docs).
+                    let items = unsafe { &mut *items };
+                    let result = f(items);
+                    self.published.store(items.len as u32, Ordering::Relaxed);
+                    result
+                });
+                self.busy.store(false, Ordering::Release);
+                return result;
+            }
+            // A thief is draining us: step aside until it is done.
+            self.busy.store(false, Ordering::Release);
+            let backoff = Backoff::new();
+            while self.steal.load(Ordering::Acquire) {
+                backoff.snooze();
+            }
+        }
+    }
+
+    /// Moves every cached index into `ring`, whatever the owner is doing. Returns how many.
+    /// Callers serialise thieves (the registry lock).
+    fn drain_into(&self, ring: &IndexRing) -> usize {
+        if self.published.load(Ordering::Relaxed) == 0 {
+            // Nothing published: a put that completed before this call published its count
+            // before returning, so an empty count here is not a missed buffer.
+            return 0;
+        }
+        self.steal.store(true, Ordering::Relaxed);
+        barrier::heavy();
+        let backoff = Backoff::new();
+        while self.busy.load(Ordering::Acquire) {
+            backoff.snooze();
+        }
+        let moved = self.items.with_mut(|items| {
+            // SAFETY: steal is set and busy was seen clear after the heavy barrier, so the owner
+            // stays out of the items until steal clears (module docs).
+            let items = unsafe { &mut *items };
+            ring.push_many(&items.buf[..items.len]);
+            core::mem::take(&mut items.len)
+        });
+        self.published.store(0, Ordering::Relaxed);
+        self.steal.store(false, Ordering::Release);
+        moved
+    }
+
+    /// Indices currently parked here, as last published.
+    fn published(&self) -> usize {
+        self.published.load(Ordering::Relaxed) as usize
+    }
+}
+
+/// Every cache of one size class, for thieves and stats.
+pub(crate) struct CacheRegistry {
+    size: usize,
+    slots: Mutex<Vec<Arc<CachePadded<CacheSlot>>>>,
+}
+
+impl CacheRegistry {
+    pub(crate) fn new(size: usize) -> Self {
+        debug_assert!((2..=MAX_CACHE).contains(&size));
+        Self { size, slots: Mutex::new(Vec::new()) }
+    }
+
+    /// The per-thread cache size.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Drains every thread's cache into `ring`; returns how many indices moved.
+    pub(crate) fn drain_all(&self, ring: &IndexRing) -> usize {
+        let slots = sync::lock(&self.slots);
+        slots.iter().map(|slot| slot.drain_into(ring)).sum()
+    }
+
+    /// Indices parked in caches, approximately (each cache's last published count).
+    pub(crate) fn parked(&self) -> usize {
+        sync::lock(&self.slots).iter().map(|slot| slot.published()).sum()
+    }
+
+    /// Whether any cache has published a non-empty count.
+    pub(crate) fn any_parked(&self) -> bool {
+        sync::lock(&self.slots).iter().any(|slot| slot.published() != 0)
+    }
+
+    fn register(&self) -> Arc<CachePadded<CacheSlot>> {
+        let slot = Arc::new(CachePadded::new(CacheSlot::new()));
+        sync::lock(&self.slots).push(slot.clone());
+        slot
+    }
+
+    fn unregister(&self, slot: &Arc<CachePadded<CacheSlot>>) {
+        sync::lock(&self.slots).retain(|other| !Arc::ptr_eq(other, slot));
+    }
+}
+
+/// A thread's entry for one (pool, class).
+struct LocalEntry {
+    key: u64,
+    class: usize,
+    slot: Arc<CachePadded<CacheSlot>>,
+    owner: Weak<PoolCore>,
+}
+
+/// The thread's caches, flushed back to their pools when the thread exits.
+#[derive(Default)]
+struct LocalCaches {
+    entries: Vec<LocalEntry>,
+}
+
+impl Drop for LocalCaches {
+    fn drop(&mut self) {
+        for entry in self.entries.drain(..) {
+            if let Some(core) = sync::upgrade(&entry.owner) {
+                let class = &core.classes[entry.class];
+                entry.slot.with_owned(|items| {
+                    class.free.push_many(&items.buf[..items.len]);
+                    items.len = 0;
+                });
+                if let Some(registry) = &class.caches {
+                    registry.unregister(&entry.slot);
+                }
+                class.after_publish();
+            }
+        }
+    }
+}
+
+sync::thread_local! {
+    static LOCAL: RefCell<LocalCaches> = RefCell::new(LocalCaches::default());
+}
+
+/// A handle on the calling thread's cache for one class.
+pub(crate) struct ThreadCache<'a> {
+    slot: &'a CacheSlot,
+    ring: &'a IndexRing,
+    size: usize,
+}
+
+impl ThreadCache<'_> {
+    /// Takes an index from the cache, refilling half of it from the ring when empty.
+    #[inline]
+    pub(crate) fn take(&self) -> Option<u32> {
+        self.slot.with_owned(|items| {
+            if items.len == 0 {
+                items.len = self.ring.pop_many(&mut items.buf[..self.size / 2]);
+            }
+            items.len = items.len.checked_sub(1)?;
+            Some(items.buf[items.len])
+        })
+    }
+
+    /// Puts an index into the cache, flushing its older half to the ring when full.
+    #[inline]
+    pub(crate) fn give(&self, index: u32) {
+        self.slot.with_owned(|items| {
+            if items.len == self.size {
+                let half = self.size / 2;
+                self.ring.push_many(&items.buf[..half]);
+                items.buf.copy_within(half..items.len, 0);
+                items.len -= half;
+            }
+            items.buf[items.len] = index;
+            items.len += 1;
+        });
+    }
+}
+
+/// Runs `f` with the calling thread's cache for class `class` of `core`, creating and
+/// registering it on first use. Returns `None` when the class has no caches or thread-locals are
+/// unusable (the thread is exiting, or a re-entrant call): the caller then uses the ring.
+#[inline]
+pub(crate) fn with_thread_cache<R>(
+    core: &Arc<PoolCore>,
+    class: usize,
+    f: impl FnOnce(&ThreadCache<'_>) -> R,
+) -> Option<R> {
+    let size_class = &core.classes[class];
+    let registry = size_class.caches.as_ref()?;
+    let key = core.id << 8 | class as u64;
+    LOCAL
+        .try_with(|local| {
+            let mut local = local.try_borrow_mut().ok()?;
+            let position = match local.entries.iter().position(|e| e.key == key) {
+                Some(position) => position,
+                None => {
+                    // Forget caches of pools that are gone, then register with this one.
+                    local.entries.retain(|e| sync::upgrade(&e.owner).is_some());
+                    let entry = LocalEntry {
+                        key,
+                        class,
+                        slot: registry.register(),
+                        owner: sync::downgrade(core),
+                    };
+                    local.entries.push(entry);
+                    local.entries.len() - 1
+                }
+            };
+            let slot: &CacheSlot = &local.entries[position].slot;
+            Some(f(&ThreadCache { slot, ring: &size_class.free, size: registry.size() }))
+        })
+        .ok()
+        .flatten()
+}

@@ -1,0 +1,152 @@
+//! Index-level (indirect) access for code that keeps buffer indices itself.
+//!
+//! An index taken through this API is marked out in its class's [`IndexBits`](crate::class)
+//! and holds one strong count of the pool's core, so the memory outlives every index that is
+//! out even if every pool handle is dropped. Putting it back checks and clears the mark: a
+//! double put, an index never taken this way, an out-of-range index or another pool's index is
+//! refused with a typed error and never reaches the free list.
+//!
+//! # Safety
+//!
+//! This module owns the pairing of strong counts with marks: a count is added exactly when a
+//! mark goes from clear to set and released exactly when it goes from set to clear, so the
+//! manual count changes balance.
+#![allow(unsafe_code)] // reason: strong counts held by out-of-pool indices (see module docs).
+
+use core::ptr::NonNull;
+
+use crate::PoolError;
+use crate::buf::Buf;
+use crate::core::PoolCore;
+use crate::sync::Arc;
+
+/// A buffer index handed out by the index-level API: which pool, which tier, which buffer.
+///
+/// It is `Copy`, like the integers it replaces; the pool still knows which indices are out
+/// and refuses a second put.
+///
+/// # Examples
+///
+/// ```
+/// let pool = iobuf_pool::BufferPool::builder(512).capacity(4).thread_cache(false).build()?;
+/// let index = pool.try_get_index()?;
+/// assert_eq!(index.index(), 0);
+/// pool.put_index(index)?;
+/// # Ok::<(), iobuf_pool::PoolError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BufIndex {
+    pool: u64,
+    index: u32,
+    class: u8,
+}
+
+impl BufIndex {
+    pub(crate) fn new(pool: u64, class: u8, index: u32) -> Self {
+        Self { pool, index, class }
+    }
+
+    /// The buffer's position in its pool (or tier), `0..capacity`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = iobuf_pool::BufferPool::builder(512).capacity(4).build()?;
+    /// assert!(pool.try_get_index()?.index() < 4);
+    /// # Ok::<(), iobuf_pool::PoolError>(())
+    /// ```
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    pub(crate) fn class(&self) -> usize {
+        usize::from(self.class)
+    }
+}
+
+impl PoolCore {
+    /// The class of `index`, after checking it names a buffer of this pool.
+    fn check(&self, index: BufIndex) -> Result<usize, PoolError> {
+        let class = self.classes.get(index.class()).filter(|_| index.pool == self.id);
+        let class = class.ok_or(PoolError::ForeignIndex)?;
+        if index.index as usize >= class.capacity {
+            return Err(PoolError::OutOfRange { index: index.index, capacity: class.capacity });
+        }
+        Ok(index.class())
+    }
+
+    /// Marks `index` of `class` out and takes a strong count for it.
+    pub(crate) fn mark_out(self: &Arc<Self>, class: usize, index: u32) -> BufIndex {
+        let was_out = self.classes[class].index_bits.set(index);
+        debug_assert!(!was_out, "index {index} handed out twice");
+        // SAFETY: `self` is a live Arc; the count is released by `mark_in` (module docs).
+        unsafe { Arc::increment_strong_count(Arc::as_ptr(self)) };
+        BufIndex::new(self.id, class as u8, index)
+    }
+
+    /// Checks `index` is out, marks it in, and returns its class. The caller must then call
+    /// `release_count` once it no longer needs the core through this count.
+    fn mark_in(&self, index: BufIndex) -> Result<usize, PoolError> {
+        let class = self.check(index)?;
+        if !self.classes[class].index_bits.clear(index.index) {
+            return Err(PoolError::NotOut { index: index.index });
+        }
+        Ok(class)
+    }
+
+    /// Releases the strong count an index held while out.
+    fn release_count(self: &Arc<Self>) {
+        // SAFETY: called once per successful `mark_in`, balancing `mark_out`'s increment; the
+        // caller's own Arc keeps the core alive across this call.
+        unsafe { Arc::decrement_strong_count(Arc::as_ptr(self)) };
+    }
+
+    /// Takes a free index of `class` without waiting, marked out.
+    pub(crate) fn try_take_index(self: &Arc<Self>, class: usize) -> Option<BufIndex> {
+        let index = self.take(class)?;
+        Some(self.mark_out(class, index))
+    }
+
+    /// Gives an index back, after checking it is out.
+    pub(crate) fn put_index(self: &Arc<Self>, index: BufIndex) -> Result<(), PoolError> {
+        let class = self.mark_in(index)?;
+        let size_class = &self.classes[class];
+        if self.zero_on_return {
+            // SAFETY: the index was out and is now ours alone; nothing else writes it.
+            unsafe { size_class.ptr(index.index).as_ptr().write_bytes(0, size_class.buffer_size) };
+        }
+        self.give(class, index.index);
+        self.release_count();
+        Ok(())
+    }
+
+    /// The first byte of the buffer `index` names (checked to be this pool's, not to be out).
+    pub(crate) fn index_ptr(&self, index: BufIndex) -> Result<NonNull<u8>, PoolError> {
+        let class = self.check(index)?;
+        Ok(self.classes[class].ptr(index.index))
+    }
+
+    /// Bytes per buffer of the class `index` names.
+    pub(crate) fn index_len(&self, index: BufIndex) -> Result<usize, PoolError> {
+        Ok(self.classes[self.check(index)?].buffer_size)
+    }
+
+    /// Turns an out index back into a handle.
+    pub(crate) fn buf_from_index(self: &Arc<Self>, index: BufIndex) -> Result<Buf, PoolError> {
+        let class = self.mark_in(index)?;
+        let buf = Buf::new(self.clone(), class, index.index);
+        self.release_count();
+        Ok(buf)
+    }
+
+    /// Turns a pointer from `Buf::into_raw` back into a handle.
+    pub(crate) fn buf_from_raw(self: &Arc<Self>, ptr: NonNull<u8>) -> Result<Buf, PoolError> {
+        let (class, index) = self
+            .classes
+            .iter()
+            .enumerate()
+            .find_map(|(class, c)| c.index_of(ptr.as_ptr()).map(|index| (class, index)))
+            .ok_or(PoolError::ForeignIndex)?;
+        self.buf_from_index(BufIndex::new(self.id, class as u8, index))
+    }
+}
