@@ -98,16 +98,16 @@ impl CacheSlot {
         }
     }
 
-    /// Moves every cached index into `ring`, whatever the owner is doing. Returns how many.
-    /// Callers serialise thieves (the registry lock).
-    fn drain_into(&self, ring: &IndexRing) -> usize {
-        if self.published.load(Ordering::Relaxed) == 0 {
-            // Nothing published: a put that completed before this call published its count
-            // before returning, so an empty count here is not a missed buffer.
-            return 0;
-        }
+    /// Marks the slot for stealing. The thief issues one heavy barrier after marking every
+    /// slot it will drain, then calls [`take_all`](Self::take_all) on each.
+    fn mark_steal(&self) {
         self.steal.store(true, Ordering::Relaxed);
-        barrier::heavy();
+    }
+
+    /// Waits until the owner is out of its items, then moves them to `out` (the first one
+    /// into `keep` when `keep` is empty, the rest into `ring`) and releases the owner.
+    /// Returns how many indices moved. Call only after `mark_steal` and a heavy barrier.
+    fn take_all(&self, ring: &IndexRing, keep: &mut Option<u32>) -> usize {
         let backoff = Backoff::new();
         while self.busy.load(Ordering::Acquire) {
             backoff.snooze();
@@ -116,7 +116,14 @@ impl CacheSlot {
             // SAFETY: steal is set and busy was seen clear after the heavy barrier, so the owner
             // stays out of the items until steal clears (module docs).
             let items = unsafe { &mut *items };
-            ring.push_many(&items.buf[..items.len]);
+            let mut cached = &items.buf[..items.len];
+            if keep.is_none() {
+                if let Some((&first, rest)) = cached.split_first() {
+                    *keep = Some(first);
+                    cached = rest;
+                }
+            }
+            ring.push_many(cached);
             core::mem::take(&mut items.len)
         });
         self.published.store(0, Ordering::Relaxed);
@@ -147,20 +154,29 @@ impl CacheRegistry {
         self.size
     }
 
-    /// Drains every thread's cache into `ring`; returns how many indices moved.
-    pub(crate) fn drain_all(&self, ring: &IndexRing) -> usize {
+    /// Drains every thread's cache — waiting for owners in the middle of an operation — and
+    /// returns one drained index for the caller (the rest go to `ring`), or `None` when every
+    /// cache was empty. One heavy barrier for the whole sweep.
+    ///
+    /// Keeping one index back is what stops a thief from losing everything it drained to
+    /// other threads' refills before it can pop.
+    pub(crate) fn drain_all(&self, ring: &IndexRing) -> Option<u32> {
         let slots = sync::lock(&self.slots);
-        slots.iter().map(|slot| slot.drain_into(ring)).sum()
+        if slots.is_empty() {
+            return None;
+        }
+        slots.iter().for_each(|slot| slot.mark_steal());
+        barrier::heavy();
+        let mut keep = None;
+        for slot in slots.iter() {
+            slot.take_all(ring, &mut keep);
+        }
+        keep
     }
 
     /// Indices parked in caches, approximately (each cache's last published count).
     pub(crate) fn parked(&self) -> usize {
         sync::lock(&self.slots).iter().map(|slot| slot.published()).sum()
-    }
-
-    /// Whether any cache has published a non-empty count.
-    pub(crate) fn any_parked(&self) -> bool {
-        sync::lock(&self.slots).iter().any(|slot| slot.published() != 0)
     }
 
     fn register(&self) -> Arc<CachePadded<CacheSlot>> {

@@ -119,13 +119,10 @@ impl SizeClass {
         self.free.pop().or_else(|| self.take_after_drain())
     }
 
-    /// Drains thread caches (if any hold something) into the ring, then pops.
+    /// Drains every thread cache (keeping one index for the caller), then pops the ring.
     fn take_after_drain(&self) -> Option<u32> {
         let caches = self.caches.as_ref()?;
-        if caches.any_parked() {
-            caches.drain_all(&self.free);
-        }
-        self.free.pop()
+        caches.drain_all(&self.free).or_else(|| self.free.pop())
     }
 
     /// After an index was published (to a cache or the ring): serve waiters if there are any.
