@@ -49,8 +49,7 @@ impl Future for Acquire {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Buf> {
         let this = self.get_mut();
-        this.core
-            .poll_take(this.class, &mut this.state, cx)
+        PoolCore::poll_take(&this.core, this.class, &mut this.state, cx)
             .map(|index| Buf::new(this.core.clone(), this.class, index))
     }
 }
@@ -59,7 +58,7 @@ impl Drop for Acquire {
     fn drop(&mut self) {
         // Pass a wake-up that raced the drop on: the buffer goes to the next waiter.
         if let Some(index) = self.core.cancel_wait(self.class, &mut self.state) {
-            self.core.give(self.class, index);
+            PoolCore::give(&self.core, self.class, index);
         }
     }
 }

@@ -313,7 +313,7 @@ impl Arena {
         let candidates = Tier::iter().skip(fit.position());
         let limit = if self.on_empty == OnEmpty::NextTier { usize::MAX } else { 1 };
         for class in candidates.filter_map(|tier| self.class(tier)).take(limit) {
-            if let Some(index) = self.core.take(class) {
+            if let Some(index) = PoolCore::take(&self.core, class) {
                 return Ok(Buf::new(self.core.clone(), class, index));
             }
         }
@@ -348,7 +348,7 @@ impl Arena {
             other => return other,
         }
         let class = self.class(self.tier_for(size)?).expect("configured tier");
-        match self.core.take_blocking(class, deadline) {
+        match PoolCore::take_blocking(&self.core, class, deadline) {
             Some(index) => Ok(Buf::new(self.core.clone(), class, index)),
             None => Err(PoolError::Timeout),
         }
@@ -405,7 +405,7 @@ impl Arena {
     ///
     /// See [`try_alloc_index`](Self::try_alloc_index).
     pub fn put_index(&self, index: BufIndex) -> Result<(), PoolError> {
-        self.core.put_index(index)
+        PoolCore::put_index(&self.core, index)
     }
 
     /// Turns an index that is out back into a handle.
@@ -424,7 +424,7 @@ impl Arena {
     /// # Ok::<(), iobuf_pool::PoolError>(())
     /// ```
     pub fn buf_from_index(&self, index: BufIndex) -> Result<Buf, PoolError> {
-        self.core.buf_from_index(index)
+        PoolCore::buf_from_index(&self.core, index)
     }
 
     /// Takes back a buffer given up with [`Buf::into_raw`].
@@ -449,7 +449,7 @@ impl Arena {
     /// ```
     #[allow(unsafe_code)] // reason: the raw hand-over contract above.
     pub unsafe fn buf_from_raw(&self, ptr: NonNull<u8>) -> Result<Buf, PoolError> {
-        self.core.buf_from_raw(ptr)
+        PoolCore::buf_from_raw(&self.core, ptr)
     }
 
     /// The configured tiers, smallest first.

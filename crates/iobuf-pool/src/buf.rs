@@ -227,7 +227,7 @@ impl Buf {
     /// ```
     pub fn into_index(self) -> BufIndex {
         let this = ManuallyDrop::new(self);
-        let index = this.core.mark_out(usize::from(this.class), this.index);
+        let index = PoolCore::mark_out(&this.core, usize::from(this.class), this.index);
         // SAFETY: `this` is never dropped, so its core reference is released exactly once,
         // here; the index holds a count of its own (see `index`).
         drop(unsafe { core::ptr::read(&this.core) });
@@ -278,7 +278,7 @@ impl Drop for Buf {
             // SAFETY: the handle still owns the bytes; nothing else can observe the write.
             unsafe { self.ptr.as_ptr().write_bytes(0, self.capacity) };
         }
-        self.core.give(usize::from(self.class), self.index);
+        PoolCore::give(&self.core, usize::from(self.class), self.index);
     }
 }
 

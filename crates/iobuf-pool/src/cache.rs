@@ -77,7 +77,9 @@ impl CacheSlot {
         loop {
             self.busy.store(true, Ordering::Relaxed);
             barrier::light();
-            if !self.steal.load(Ordering::Relaxed) {
+            // Acquire: when the clear flag we read is a thief's release, its item writes must
+            // happen before ours.
+            if !self.steal.load(Ordering::Acquire) {
                 let result = self.items.with_mut(|items| {
                     // SAFETY: busy is set and steal was seen clear after the barrier, so no
                     // thief touches the items until busy clears (module docs).

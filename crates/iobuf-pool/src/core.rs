@@ -95,10 +95,10 @@ impl PoolCore {
     /// Takes a free index of `class` without waiting: thread cache, ring, then other threads'
     /// caches. `None` means the class is exhausted.
     #[inline]
-    pub(crate) fn take(self: &Arc<Self>, class: usize) -> Option<u32> {
-        let size_class = &self.classes[class];
+    pub(crate) fn take(this: &Arc<Self>, class: usize) -> Option<u32> {
+        let size_class = &this.classes[class];
         if size_class.caches.is_some() {
-            if let Some(Some(index)) = cache::with_thread_cache(self, class, |c| c.take()) {
+            if let Some(Some(index)) = cache::with_thread_cache(this, class, |c| c.take()) {
                 return Some(index);
             }
         }
@@ -108,12 +108,12 @@ impl PoolCore {
     /// Gives index `index` of `class` back: to a waiter if one is queued, else to the thread
     /// cache, else to the ring.
     #[inline]
-    pub(crate) fn give(self: &Arc<Self>, class: usize, index: u32) {
-        let size_class = &self.classes[class];
+    pub(crate) fn give(this: &Arc<Self>, class: usize, index: u32) {
+        let size_class = &this.classes[class];
         // Waiters queued: publish where they can be served from (not this thread's cache).
         let cached = !size_class.waiters.has_waiters()
             && size_class.caches.is_some()
-            && cache::with_thread_cache(self, class, |c| c.give(index)).is_some();
+            && cache::with_thread_cache(this, class, |c| c.give(index)).is_some();
         if !cached {
             size_class.free.push(index);
         }
@@ -122,14 +122,14 @@ impl PoolCore {
 
     /// One poll of a wait for an index of `class`.
     pub(crate) fn poll_take(
-        self: &Arc<Self>,
+        this: &Arc<Self>,
         class: usize,
         state: &mut WaitState,
         cx: &mut Context<'_>,
     ) -> Poll<u32> {
-        let size_class = &self.classes[class];
+        let size_class = &this.classes[class];
         let granted = match state {
-            WaitState::Idle => match self.take(class) {
+            WaitState::Idle => match PoolCore::take(&this, class) {
                 Some(index) => Some(index),
                 None => {
                     size_class.counters.exhausted.fetch_add(1, Ordering::Relaxed);
@@ -170,13 +170,13 @@ impl PoolCore {
     /// Takes an index of `class`, waiting as long as it takes or until `deadline`: spin, then
     /// yield, then park until a put hands one over.
     pub(crate) fn take_blocking(
-        self: &Arc<Self>,
+        this: &Arc<Self>,
         class: usize,
         deadline: Option<Instant>,
     ) -> Option<u32> {
         let backoff = Backoff::new();
         while !backoff.is_completed() {
-            if let Some(index) = self.take(class) {
+            if let Some(index) = PoolCore::take(&this, class) {
                 return Some(index);
             }
             backoff.snooze();
@@ -185,7 +185,7 @@ impl PoolCore {
         let mut cx = Context::from_waker(&waker);
         let mut state = WaitState::Idle;
         loop {
-            if let Poll::Ready(index) = self.poll_take(class, &mut state, &mut cx) {
+            if let Poll::Ready(index) = PoolCore::poll_take(&this, class, &mut state, &mut cx) {
                 return Some(index);
             }
             match deadline {
@@ -194,7 +194,7 @@ impl PoolCore {
                     let now = Instant::now();
                     if now >= deadline {
                         // A grant that raced the timeout is a success, not a loss.
-                        return self.cancel_wait(class, &mut state);
+                        return this.cancel_wait(class, &mut state);
                     }
                     park_timeout(deadline - now);
                 }

@@ -76,12 +76,12 @@ impl PoolCore {
     }
 
     /// Marks `index` of `class` out and takes a strong count for it.
-    pub(crate) fn mark_out(self: &Arc<Self>, class: usize, index: u32) -> BufIndex {
-        let was_out = self.classes[class].index_bits.set(index);
+    pub(crate) fn mark_out(this: &Arc<Self>, class: usize, index: u32) -> BufIndex {
+        let was_out = this.classes[class].index_bits.set(index);
         debug_assert!(!was_out, "index {index} handed out twice");
-        // SAFETY: `self` is a live Arc; the count is released by `mark_in` (module docs).
-        unsafe { Arc::increment_strong_count(Arc::as_ptr(self)) };
-        BufIndex::new(self.id, class as u8, index)
+        // SAFETY: `this` is a live Arc; the count is released by `mark_in` (module docs).
+        unsafe { Arc::increment_strong_count(Arc::as_ptr(this)) };
+        BufIndex::new(this.id, class as u8, index)
     }
 
     /// Checks `index` is out, marks it in, and returns its class. The caller must then call
@@ -95,28 +95,28 @@ impl PoolCore {
     }
 
     /// Releases the strong count an index held while out.
-    fn release_count(self: &Arc<Self>) {
+    fn release_count(this: &Arc<Self>) {
         // SAFETY: called once per successful `mark_in`, balancing `mark_out`'s increment; the
         // caller's own Arc keeps the core alive across this call.
-        unsafe { Arc::decrement_strong_count(Arc::as_ptr(self)) };
+        unsafe { Arc::decrement_strong_count(Arc::as_ptr(this)) };
     }
 
     /// Takes a free index of `class` without waiting, marked out.
-    pub(crate) fn try_take_index(self: &Arc<Self>, class: usize) -> Option<BufIndex> {
-        let index = self.take(class)?;
-        Some(self.mark_out(class, index))
+    pub(crate) fn try_take_index(this: &Arc<Self>, class: usize) -> Option<BufIndex> {
+        let index = PoolCore::take(&this, class)?;
+        Some(PoolCore::mark_out(&this, class, index))
     }
 
     /// Gives an index back, after checking it is out.
-    pub(crate) fn put_index(self: &Arc<Self>, index: BufIndex) -> Result<(), PoolError> {
-        let class = self.mark_in(index)?;
-        let size_class = &self.classes[class];
-        if self.zero_on_return {
+    pub(crate) fn put_index(this: &Arc<Self>, index: BufIndex) -> Result<(), PoolError> {
+        let class = this.mark_in(index)?;
+        let size_class = &this.classes[class];
+        if this.zero_on_return {
             // SAFETY: the index was out and is now ours alone; nothing else writes it.
             unsafe { size_class.ptr(index.index).as_ptr().write_bytes(0, size_class.buffer_size) };
         }
-        self.give(class, index.index);
-        self.release_count();
+        PoolCore::give(&this, class, index.index);
+        PoolCore::release_count(&this);
         Ok(())
     }
 
@@ -132,21 +132,21 @@ impl PoolCore {
     }
 
     /// Turns an out index back into a handle.
-    pub(crate) fn buf_from_index(self: &Arc<Self>, index: BufIndex) -> Result<Buf, PoolError> {
-        let class = self.mark_in(index)?;
-        let buf = Buf::new(self.clone(), class, index.index);
-        self.release_count();
+    pub(crate) fn buf_from_index(this: &Arc<Self>, index: BufIndex) -> Result<Buf, PoolError> {
+        let class = this.mark_in(index)?;
+        let buf = Buf::new(this.clone(), class, index.index);
+        PoolCore::release_count(&this);
         Ok(buf)
     }
 
     /// Turns a pointer from `Buf::into_raw` back into a handle.
-    pub(crate) fn buf_from_raw(self: &Arc<Self>, ptr: NonNull<u8>) -> Result<Buf, PoolError> {
-        let (class, index) = self
+    pub(crate) fn buf_from_raw(this: &Arc<Self>, ptr: NonNull<u8>) -> Result<Buf, PoolError> {
+        let (class, index) = this
             .classes
             .iter()
             .enumerate()
             .find_map(|(class, c)| c.index_of(ptr.as_ptr()).map(|index| (class, index)))
             .ok_or(PoolError::ForeignIndex)?;
-        self.buf_from_index(BufIndex::new(self.id, class as u8, index))
+        PoolCore::buf_from_index(&this, BufIndex::new(this.id, class as u8, index))
     }
 }

@@ -349,7 +349,7 @@ impl BufferPool {
     /// ```
     #[inline]
     pub fn try_get(&self) -> Result<Buf, PoolError> {
-        match self.core.take(CLASS) {
+        match PoolCore::take(&self.core, CLASS) {
             Some(index) => Ok(Buf::new(self.core.clone(), CLASS, index)),
             None => Err(self.exhausted()),
         }
@@ -370,8 +370,8 @@ impl BufferPool {
     /// # Ok::<(), iobuf_pool::PoolError>(())
     /// ```
     pub fn get(&self) -> Buf {
-        let index =
-            self.core.take_blocking(CLASS, None).expect("an unbounded wait returns a buffer");
+        let index = PoolCore::take_blocking(&self.core, CLASS, None)
+            .expect("an unbounded wait returns a buffer");
         Buf::new(self.core.clone(), CLASS, index)
     }
 
@@ -393,7 +393,7 @@ impl BufferPool {
     /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<Buf, PoolError> {
         let deadline = Instant::now().checked_add(timeout);
-        match self.core.take_blocking(CLASS, deadline) {
+        match PoolCore::take_blocking(&self.core, CLASS, deadline) {
             Some(index) => Ok(Buf::new(self.core.clone(), CLASS, index)),
             None => Err(PoolError::Timeout),
         }
@@ -434,7 +434,7 @@ impl BufferPool {
     /// # Ok::<(), iobuf_pool::PoolError>(())
     /// ```
     pub fn try_get_index(&self) -> Result<BufIndex, PoolError> {
-        self.core.try_take_index(CLASS).ok_or_else(|| self.exhausted())
+        PoolCore::try_take_index(&self.core, CLASS).ok_or_else(|| self.exhausted())
     }
 
     /// Gives an index back.
@@ -460,7 +460,7 @@ impl BufferPool {
     /// # Ok::<(), PoolError>(())
     /// ```
     pub fn put_index(&self, index: BufIndex) -> Result<(), PoolError> {
-        self.core.put_index(index)
+        PoolCore::put_index(&self.core, index)
     }
 
     /// Turns an index that is out back into an owning handle.
@@ -479,7 +479,7 @@ impl BufferPool {
     /// # Ok::<(), iobuf_pool::PoolError>(())
     /// ```
     pub fn buf_from_index(&self, index: BufIndex) -> Result<Buf, PoolError> {
-        self.core.buf_from_index(index)
+        PoolCore::buf_from_index(&self.core, index)
     }
 
     /// The first byte of the buffer `index` names. Does not check that the index is out.
@@ -585,7 +585,7 @@ impl BufferPool {
     /// ```
     #[allow(unsafe_code)] // reason: the raw hand-over contract above.
     pub unsafe fn buf_from_raw(&self, ptr: NonNull<u8>) -> Result<Buf, PoolError> {
-        self.core.buf_from_raw(ptr)
+        PoolCore::buf_from_raw(&self.core, ptr)
     }
 
     /// The memory backing every buffer (one region), for registration with io_uring, RDMA or
