@@ -4,6 +4,8 @@
 //! Only ratios from one run mean anything: absolute figures on shared machines move by tens of
 //! percent between runs.
 
+pub mod queue;
+
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use iobuf_benches::Settings;
+use iobuf_benches::{Settings, queue};
 
 const USAGE: &str = "usage: scaling <queue|all> [--quick] [--threads N]";
 
@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         settings.cell
     );
     match what.as_str() {
-        "all" => {}
+        "queue" => print!("{}", queue::run(&settings)),
+        "all" => {
+            print!("{}", queue::run(&settings));
+        }
         other => {
             eprintln!("unknown workload `{other}`\n{USAGE}");
             return ExitCode::FAILURE;

@@ -122,6 +122,13 @@ impl Geometry {
         self.position_tag(pos) ^ self.index_mask ^ u64::from(index)
     }
 
+    /// The word a slot holds once the dequeuer of the previous lap's position has taken its
+    /// index: empty, safe, cycle of `pos - 2n`. What an enqueuer at `pos` usually finds.
+    #[inline(always)]
+    pub(super) fn previous_lap_taken(&self, pos: u64) -> u64 {
+        self.position_tag(pos.wrapping_sub(self.slot_mask + 1))
+    }
+
     /// `word` with its index field set to empty, cycle and safe bit kept: what the dequeuer
     /// that takes the index leaves behind (applied with `fetch_or`).
     #[inline(always)]
@@ -204,6 +211,17 @@ mod tests {
         assert_eq!(geometry.word_tag(closed), geometry.position_tag(16));
         let closed_unsafe = geometry.closed(16, marked | geometry.emptied_bits());
         assert!(geometry.is_empty(closed_unsafe) && !geometry.is_safe(closed_unsafe));
+    }
+
+    #[test]
+    fn previous_lap_taken_is_what_an_enqueuer_accepts() {
+        let geometry = Geometry::new(4);
+        let pos = 8 * 5 + 3;
+        let taken = geometry.occupied(pos - 8, 1) | geometry.emptied_bits();
+        assert_eq!(geometry.previous_lap_taken(pos), taken);
+        let word = geometry.previous_lap_taken(pos);
+        assert!(geometry.is_empty(word) && geometry.is_safe(word));
+        assert!(precedes(geometry.word_tag(word), geometry.position_tag(pos)));
     }
 
     #[test]

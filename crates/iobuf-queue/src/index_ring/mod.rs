@@ -1,24 +1,6 @@
 //! The index ring: a lock-free bounded MPMC FIFO of `u32` indices, the free list under every
-//! iobuf pool.
-//!
-//! This is SCQ, the "scalable circular queue" of Ruslan Nikolaev, *A Scalable, Portable, and
-//! Memory-Efficient Lock-Free FIFO Queue* (DISC 2019, arXiv:1908.04511), written from the paper
-//! and its reference `lfring_cas1.h`:
-//!
-//! - `2n` 64-bit slots for at most `n` indices, so an enqueue always finds room within a lap;
-//! - one fetch-and-add on the head (dequeue) or tail (enqueue) claims a position; a position
-//!   belongs to exactly one dequeuer and one enqueuer per cycle;
-//! - every slot is tagged with the cycle it was last used in, so a thread that stalls for a lap
-//!   can never act on a slot refilled in a later cycle (the ABA trap of value-only rings), and a
-//!   "safe" bit tells an enqueuer when a dequeuer has already gone past its slot;
-//! - a threshold, reset to `3n - 1` by every enqueue and decremented by every failed dequeue,
-//!   lets `pop` on an empty ring return after one load and keeps dequeuers from livelocking;
-//! - consecutive positions live 128 bytes apart (see [`geometry`]).
-//!
-//! Two departures from `lfring_cas1.h`, both on slow paths: a dequeuer that finds an older
-//! cycle's entry always writes the slot (even if already unsafe), so that every enqueuer
-//! check of the head is ordered by release/acquire alone; and a dequeuer that finds its slot
-//! empty waits (briefly) for an in-flight enqueuer only if the tail shows there is one.
+//! iobuf pool. The algorithm is described on [`IndexRing`]; the slot arithmetic lives in
+//! [`geometry`].
 
 mod geometry;
 
@@ -55,7 +37,29 @@ impl SlotBlock {
 /// returns one; [`pop_many`](Self::pop_many) and [`push_many`](Self::push_many) move a batch with
 /// one fetch-and-add on the shared counter. Nothing allocates after construction.
 ///
-/// The algorithm is SCQ (Nikolaev, DISC 2019); the [module docs](self) describe it.
+/// # Algorithm
+///
+/// SCQ, the "scalable circular queue" of Ruslan Nikolaev, *A Scalable, Portable, and
+/// Memory-Efficient Lock-Free FIFO Queue* (DISC 2019, arXiv:1908.04511), written from the paper
+/// and its reference `lfring_cas1.h`:
+///
+/// - `2n` 64-bit slots for at most `n` indices, so an enqueue always finds room within a lap;
+/// - one fetch-and-add on the head (dequeue) or tail (enqueue) claims a position; a position
+///   belongs to exactly one dequeuer and one enqueuer per cycle;
+/// - every slot is tagged with the cycle it was last used in, so a thread that stalls for a lap
+///   can never act on a slot refilled in a later cycle (the ABA trap of value-only rings), and a
+///   "safe" bit tells an enqueuer when a dequeuer has already gone past its slot;
+/// - a threshold, reset to `3n - 1` by every enqueue and decremented by every failed dequeue,
+///   lets `pop` on an empty ring return after one load and keeps dequeuers from livelocking;
+/// - consecutive positions live 128 bytes apart, so neighbouring operations do not share a
+///   cache line (nor the adjacent line x86 prefetches with it).
+///
+/// Departures from `lfring_cas1.h`, all on slow paths or equivalent: a dequeuer that finds an
+/// older cycle's entry always writes the slot (even if already unsafe), so that the enqueuer's
+/// check of the head is ordered by release/acquire alone; a dequeuer that finds its slot empty
+/// waits briefly for the enqueuer only if the tail shows one has claimed the position; and an
+/// enqueuer first tries its CAS against the word the previous lap leaves, reading the slot only
+/// if that fails.
 ///
 /// # Contract
 ///
@@ -466,7 +470,17 @@ impl IndexRing {
         let g = &self.geometry;
         let slot = self.slot(pos);
         let tag = g.position_tag(pos);
-        let mut word = slot.load(Ordering::Acquire);
+        // Fast path: the slot is as the previous lap's dequeuer left it (empty, safe, previous
+        // cycle), which the checks below would accept; try the CAS without reading first.
+        let mut word = match slot.compare_exchange(
+            g.previous_lap_taken(pos),
+            g.occupied(pos, index),
+            Ordering::Release,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return true,
+            Err(current) => current,
+        };
         loop {
             if !precedes(g.word_tag(word), tag) || !g.is_empty(word) {
                 // Closed by this cycle's dequeuer, or still holding an older entry.
