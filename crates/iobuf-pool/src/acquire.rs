@@ -6,8 +6,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::buf::Buf;
-use crate::core::{PoolCore, WaitState};
-use crate::sync::Arc;
+use crate::core::{PoolCore, PoolHandle, WaitState};
 
 /// A future that resolves to a buffer once one is free. Works under any executor: it needs
 /// only the `Waker` it is polled with.
@@ -33,13 +32,13 @@ use crate::sync::Arc;
 /// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire {
-    core: Arc<PoolCore>,
+    core: PoolHandle,
     class: usize,
     state: WaitState,
 }
 
 impl Acquire {
-    pub(crate) fn new(core: Arc<PoolCore>, class: usize) -> Self {
+    pub(crate) fn new(core: PoolHandle, class: usize) -> Self {
         Self { core, class, state: WaitState::Idle }
     }
 }
@@ -50,7 +49,7 @@ impl Future for Acquire {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Buf> {
         let this = self.get_mut();
         PoolCore::poll_take(&this.core, this.class, &mut this.state, cx)
-            .map(|index| Buf::new(this.core.clone(), this.class, index))
+            .map(|index| Buf::new(&this.core, this.class, index))
     }
 }
 
@@ -58,7 +57,7 @@ impl Drop for Acquire {
     fn drop(&mut self) {
         // Pass a wake-up that raced the drop on: the buffer goes to the next waiter.
         if let Some(index) = self.core.cancel_wait(self.class, &mut self.state) {
-            PoolCore::give(&self.core, self.class, index);
+            self.core.give_uncounted(self.class, index);
         }
     }
 }

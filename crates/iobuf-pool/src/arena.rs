@@ -11,12 +11,12 @@ use crate::acquire::Acquire;
 use crate::buf::Buf;
 use crate::cache::DEFAULT_CACHE;
 use crate::class::ClassSpec;
-use crate::core::PoolCore;
+use crate::core::{PoolCore, PoolHandle};
 use crate::index::BufIndex;
 use crate::memory::{MemoryOptions, MemoryRegion, MemoryRegions};
 use crate::pool::default_align;
 use crate::stats::ClassStats;
-use crate::sync::{Arc, Ordering};
+use crate::sync::Ordering;
 use crate::{PoolError, Tier};
 
 /// What [`Arena::alloc`] does when the tier that fits a request has no free buffer.
@@ -222,7 +222,7 @@ impl ArenaBuilder {
 /// ```
 #[derive(Clone)]
 pub struct Arena {
-    core: Arc<PoolCore>,
+    core: PoolHandle,
     class_of_tier: [Option<u8>; 12],
     on_empty: OnEmpty,
 }
@@ -313,8 +313,8 @@ impl Arena {
         let candidates = Tier::iter().skip(fit.position());
         let limit = if self.on_empty == OnEmpty::NextTier { usize::MAX } else { 1 };
         for class in candidates.filter_map(|tier| self.class(tier)).take(limit) {
-            if let Some(index) = PoolCore::take(&self.core, class) {
-                return Ok(Buf::new(self.core.clone(), class, index));
+            if let Some(index) = PoolCore::take_counted(&self.core, class) {
+                return Ok(Buf::new(&self.core, class, index));
             }
         }
         let class = self.class(fit).expect("tier_for returns a configured tier");
@@ -349,7 +349,7 @@ impl Arena {
         }
         let class = self.class(self.tier_for(size)?).expect("configured tier");
         match PoolCore::take_blocking(&self.core, class, deadline) {
-            Some(index) => Ok(Buf::new(self.core.clone(), class, index)),
+            Some(index) => Ok(Buf::new(&self.core, class, index)),
             None => Err(PoolError::Timeout),
         }
     }

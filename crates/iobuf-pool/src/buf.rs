@@ -5,8 +5,9 @@
 //! This module owns the claim that a [`Buf`] is the only way to reach its buffer's bytes: the
 //! free list hands each index to one owner at a time (architecture invariant 2), the handle is
 //! neither `Clone` nor `Copy`, and it gives the index back exactly once — in `Drop`, or never
-//! when turned into a raw pointer or an index that then carries the ownership. The memory
-//! stays mapped while the handle lives because the handle holds its pool's core.
+//! when turned into a raw pointer or an index that then carries the ownership. The memory and
+//! the core stay alive while the handle lives because the handle holds one count of the core's
+//! `out_refs` (see `core`), which keeps the core's self-reference alive.
 #![allow(unsafe_code)] // reason: slices over owned pool memory; raw hand-over (see module docs).
 
 use core::fmt;
@@ -47,7 +48,8 @@ use crate::sync::Arc;
 /// # Ok::<(), iobuf_pool::PoolError>(())
 /// ```
 pub struct Buf {
-    core: Arc<PoolCore>,
+    /// The core, kept alive by the count this handle holds (see the module docs).
+    core: NonNull<PoolCore>,
     ptr: NonNull<u8>,
     capacity: usize,
     filled: usize,
@@ -62,12 +64,29 @@ unsafe impl Send for Buf {}
 unsafe impl Sync for Buf {}
 
 impl Buf {
-    /// A handle for index `index` of `class`, which the caller took out of the free list.
-    pub(crate) fn new(core: Arc<PoolCore>, class: usize, index: u32) -> Self {
+    /// A handle for index `index` of `class`, which the caller took out of the free list
+    /// together with one count, which the handle now holds.
+    pub(crate) fn new(core: &Arc<PoolCore>, class: usize, index: u32) -> Self {
         let size_class = &core.classes[class];
         let ptr = size_class.ptr(index);
         let capacity = size_class.buffer_size;
+        let core = NonNull::from(&**core);
         Self { core, ptr, capacity, filled: 0, index, class: class as u8 }
+    }
+
+    /// The core this buffer belongs to.
+    fn core(&self) -> &PoolCore {
+        // SAFETY: the count this handle holds keeps the core alive (module docs).
+        unsafe { self.core.as_ref() }
+    }
+
+    /// The core as an `Arc`, without touching its strong count, for paths that register thread
+    /// caches. Must not be dropped (it is `ManuallyDrop`) nor outlive `self`.
+    fn core_arc(&self) -> ManuallyDrop<Arc<PoolCore>> {
+        // SAFETY: `self.core` is the pointer of an `Arc<PoolCore>` (from `Arc`'s deref in
+        // `new`) whose allocation the held count keeps alive; ManuallyDrop leaves the strong
+        // count as it was.
+        ManuallyDrop::new(unsafe { Arc::from_raw(self.core.as_ptr().cast_const()) })
     }
 
     /// The buffer's index in its pool (or tier): what io_uring and index-level code use.
@@ -107,7 +126,7 @@ impl Buf {
     /// # Ok::<(), iobuf_pool::PoolError>(())
     /// ```
     pub fn tier(&self) -> Option<Tier> {
-        self.core.classes[usize::from(self.class)].tier
+        self.core().classes[usize::from(self.class)].tier
     }
 
     /// Bytes of valid data (set by I/O completions or [`set_filled`](Self::set_filled)).
@@ -227,16 +246,13 @@ impl Buf {
     /// ```
     pub fn into_index(self) -> BufIndex {
         let this = ManuallyDrop::new(self);
-        let index = PoolCore::mark_out(&this.core, usize::from(this.class), this.index);
-        // SAFETY: `this` is never dropped, so its core reference is released exactly once,
-        // here; the index holds a count of its own (see `index`).
-        drop(unsafe { core::ptr::read(&this.core) });
-        index
+        // The count moves to the index; the handle is forgotten without giving it back.
+        this.core().mark_out(usize::from(this.class), this.index)
     }
 
     /// The id of the pool the buffer belongs to.
     pub(crate) fn pool_id(&self) -> u64 {
-        self.core.id
+        self.core().id
     }
 }
 
@@ -274,18 +290,19 @@ impl AsMut<[u8]> for Buf {
 impl Drop for Buf {
     #[inline]
     fn drop(&mut self) {
-        if self.core.zero_on_return {
+        if self.core().zero_on_return {
             // SAFETY: the handle still owns the bytes; nothing else can observe the write.
             unsafe { self.ptr.as_ptr().write_bytes(0, self.capacity) };
         }
-        PoolCore::give(&self.core, usize::from(self.class), self.index);
+        // Last use of the core: giving the count back may free it.
+        PoolCore::give_counted(&self.core_arc(), usize::from(self.class), self.index);
     }
 }
 
 impl fmt::Debug for Buf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Buf")
-            .field("pool", &self.core.id)
+            .field("pool", &self.core().id)
             .field("index", &self.index)
             .field("ptr", &self.ptr)
             .field("capacity", &self.capacity)

@@ -1,18 +1,28 @@
-//! Per-thread caches of free indices in front of a size class's ring (Bonwick's magazines).
+//! Per-thread caches in front of a size class's ring (Bonwick's magazines): free indices, and
+//! credits of the pool's reference count.
 //!
 //! A thread's get and put touch only its own cache: no shared cache line, no atomic
 //! read-modify-write. The cache refills from the ring and flushes to it in halves, with one
 //! fetch-and-add each (`pop_many` / `push_many`), and is flushed when the thread exits.
 //!
-//! Indices parked in a cache are invisible to other threads, so before a pool reports itself
-//! exhausted (or parks a getter), a *thief* drains every cache into the ring. The owner's side
-//! must stay free of atomic read-modify-writes, so the two sides meet Dekker-style through an
-//! asymmetric barrier (see [`crate::barrier`]):
+//! Each buffer out of the pool holds one count of the pool's reference count
+//! ([`PoolCore::out_refs`]); a shared counter bumped per get and per put would be the one line
+//! every thread fights over, so a cache also keeps a stash of *credits* — counts taken from the
+//! counter `CREDIT_BATCH` at a time and handed to buffers as they leave, taken back as they
+//! return. Once the pool's last handle is gone (retired), returns release their count
+//! directly, so the last buffer back frees the pool.
+//!
+//! Indices and credits parked in a cache are invisible to other threads, so before a pool
+//! reports itself exhausted (or parks a getter), a *thief* drains every cache; and when the
+//! pool retires, a thief collects every stash. The owner's side must stay free of atomic
+//! read-modify-writes, so the two meet Dekker-style through an asymmetric barrier (see
+//! [`crate::barrier`]):
 //!
 //! - owner: `busy = true`; light barrier; if `steal` is set, step aside (`busy = false`, wait
 //!   until `steal` clears, retry); else work on the items, then `busy = false` (Release);
-//! - thief (one at a time per class, under the registry lock): `steal = true`; heavy barrier;
-//!   wait until `busy` is false (Acquire); move the items to the ring; `steal = false` (Release).
+//! - thief (one sweep at a time per class, under the registry lock): `steal = true` on every
+//!   slot; heavy barrier; per slot, wait until `busy` is false (Acquire), take what it came
+//!   for, `steal = false` (Release).
 //!
 //! The barriers guarantee the owner sees `steal` or the thief sees `busy`, so the two never
 //! touch the items at once.
@@ -34,18 +44,19 @@ use crate::barrier;
 use crate::core::PoolCore;
 use crate::sync::{self, Arc, AtomicBool, AtomicU32, Backoff, Mutex, Ordering, UnsafeCell, Weak};
 
-/// The largest per-thread cache.
+/// The largest per-thread index cache.
 pub(crate) const MAX_CACHE: usize = 64;
-/// The default per-thread cache: large enough that refills are rare, small enough that few
-/// buffers sit idle (the brief's 8–32).
+/// The default per-thread index cache: large enough that refills are rare, small enough that
+/// few buffers sit idle (the brief's 8–32).
 pub(crate) const DEFAULT_CACHE: usize = 32;
+/// Reference counts a stash takes from (and gives back to) the shared counter at a time.
+const CREDIT_BATCH: usize = 32;
 
 /// One thread's cache for one size class.
 pub(crate) struct CacheSlot {
     busy: AtomicBool,
     steal: AtomicBool,
-    /// Item count as last published by whoever touched the items; read by thieves to skip
-    /// empty caches and by stats.
+    /// Index count as last published by whoever touched the items; for stats.
     published: AtomicU32,
     items: UnsafeCell<Items>,
 }
@@ -58,6 +69,7 @@ unsafe impl Send for CacheSlot {}
 
 struct Items {
     len: usize,
+    credits: usize,
     buf: [u32; MAX_CACHE],
 }
 
@@ -67,7 +79,7 @@ impl CacheSlot {
             busy: AtomicBool::new(false),
             steal: AtomicBool::new(false),
             published: AtomicU32::new(0),
-            items: UnsafeCell::new(Items { len: 0, buf: [0; MAX_CACHE] }),
+            items: UnsafeCell::new(Items { len: 0, credits: 0, buf: [0; MAX_CACHE] }),
         }
     }
 
@@ -106,15 +118,15 @@ impl CacheSlot {
         self.steal.store(true, Ordering::Relaxed);
     }
 
-    /// Waits until the owner is out of its items, then moves them to `out` (the first one
-    /// into `keep` when `keep` is empty, the rest into `ring`) and releases the owner.
-    /// Returns how many indices moved. Call only after `mark_steal` and a heavy barrier.
-    fn take_all(&self, ring: &IndexRing, keep: &mut Option<u32>) -> usize {
+    /// Waits until the owner is out of its items, then moves the indices out (the first into
+    /// `keep` when `keep` is empty, the rest into `ring`) and, if `credits` is given, adds the
+    /// stash to it. Releases the owner. Call only after `mark_steal` and a heavy barrier.
+    fn take_all(&self, ring: &IndexRing, keep: &mut Option<u32>, credits: Option<&mut usize>) {
         let backoff = Backoff::new();
         while self.busy.load(Ordering::Acquire) {
             backoff.snooze();
         }
-        let moved = self.items.with_mut(|items| {
+        self.items.with_mut(|items| {
             // SAFETY: steal is set and busy was seen clear after the heavy barrier, so the owner
             // stays out of the items until steal clears (module docs).
             let items = unsafe { &mut *items };
@@ -126,11 +138,13 @@ impl CacheSlot {
                 }
             }
             ring.push_many(cached);
-            core::mem::take(&mut items.len)
+            items.len = 0;
+            if let Some(credits) = credits {
+                *credits += core::mem::take(&mut items.credits);
+            }
         });
         self.published.store(0, Ordering::Relaxed);
         self.steal.store(false, Ordering::Release);
-        moved
     }
 
     /// Indices currently parked here, as last published.
@@ -141,28 +155,38 @@ impl CacheSlot {
 
 /// Every cache of one size class, for thieves and stats.
 pub(crate) struct CacheRegistry {
+    /// Indices a cache holds at most; 0 = no index caching (credits only).
     size: usize,
     slots: Mutex<Vec<Arc<CachePadded<CacheSlot>>>>,
 }
 
 impl CacheRegistry {
     pub(crate) fn new(size: usize) -> Self {
-        debug_assert!((2..=MAX_CACHE).contains(&size));
+        debug_assert!(size == 0 || (2..=MAX_CACHE).contains(&size));
         Self { size, slots: Mutex::new(Vec::new()) }
     }
 
-    /// The per-thread cache size.
-    pub(crate) fn size(&self) -> usize {
-        self.size
-    }
-
-    /// Drains every thread's cache — waiting for owners in the middle of an operation — and
-    /// returns one drained index for the caller (the rest go to `ring`), or `None` when every
-    /// cache was empty. One heavy barrier for the whole sweep.
+    /// Drains every thread's index cache — waiting for owners in the middle of an operation —
+    /// and returns one drained index for the caller (the rest go to `ring`), or `None` when
+    /// every cache was empty. One heavy barrier for the whole sweep.
     ///
     /// Keeping one index back is what stops a thief from losing everything it drained to
     /// other threads' refills before it can pop.
     pub(crate) fn drain_all(&self, ring: &IndexRing) -> Option<u32> {
+        self.sweep(ring, None)
+    }
+
+    /// Drains every cache and collects every stash of credits (the pool is retiring).
+    /// Returns the credits collected.
+    pub(crate) fn collect_credits(&self, ring: &IndexRing) -> usize {
+        let mut credits = 0;
+        if let Some(index) = self.sweep(ring, Some(&mut credits)) {
+            ring.push(index);
+        }
+        credits
+    }
+
+    fn sweep(&self, ring: &IndexRing, mut credits: Option<&mut usize>) -> Option<u32> {
         let slots = sync::lock(&self.slots);
         if slots.is_empty() {
             return None;
@@ -171,9 +195,14 @@ impl CacheRegistry {
         barrier::heavy();
         let mut keep = None;
         for slot in slots.iter() {
-            slot.take_all(ring, &mut keep);
+            slot.take_all(ring, &mut keep, credits.as_deref_mut());
         }
         keep
+    }
+
+    /// Whether caches hold indices (not only credits).
+    pub(crate) fn caches_indices(&self) -> bool {
+        self.size != 0
     }
 
     /// Indices parked in caches, approximately (each cache's last published count).
@@ -209,17 +238,18 @@ struct LocalCaches {
 impl Drop for LocalCaches {
     fn drop(&mut self) {
         for entry in self.entries.drain(..) {
-            if let Some(core) = sync::upgrade(&entry.owner) {
-                let class = &core.classes[entry.class];
-                entry.slot.with_owned(|items| {
-                    class.free.push_many(&items.buf[..items.len]);
-                    items.len = 0;
-                });
-                if let Some(registry) = &class.caches {
-                    registry.unregister(&entry.slot);
-                }
-                class.after_publish();
-            }
+            let Some(core) = sync::upgrade(&entry.owner) else { continue };
+            let class = &core.classes[entry.class];
+            let credits = entry.slot.with_owned(|items| {
+                class.free.push_many(&items.buf[..items.len]);
+                items.len = 0;
+                core::mem::take(&mut items.credits)
+            });
+            class.caches.unregister(&entry.slot);
+            class.after_publish();
+            // Last: the release may free the pool (our upgraded `core` keeps the memory until
+            // it drops at the end of this iteration).
+            core.release_refs(credits);
         }
     }
 }
@@ -228,45 +258,78 @@ sync::thread_local! {
     static LOCAL: RefCell<LocalCaches> = RefCell::new(LocalCaches::default());
 }
 
-/// A handle on the calling thread's cache for one class.
+/// The calling thread's cache for one class of one pool.
 pub(crate) struct ThreadCache<'a> {
     slot: &'a CacheSlot,
+    core: &'a PoolCore,
     ring: &'a IndexRing,
     size: usize,
 }
 
 impl ThreadCache<'_> {
-    /// Takes an index from the cache, refilling half of it from the ring when empty.
+    /// Takes an index from the cache (refilling half of it from the ring when empty) together
+    /// with one reference count for the buffer. `None` when the cache and ring are empty, or
+    /// when the class caches no indices.
     #[inline]
-    pub(crate) fn take(&self) -> Option<u32> {
+    pub(crate) fn take_counted(&self) -> Option<u32> {
         self.slot.with_owned(|items| {
             if items.len == 0 {
                 items.len = self.ring.pop_many(&mut items.buf[..self.size / 2]);
             }
             items.len = items.len.checked_sub(1)?;
+            self.spend_credit(items);
             Some(items.buf[items.len])
         })
     }
 
-    /// Puts an index into the cache, flushing its older half to the ring when full.
+    /// One reference count for a buffer taken some other way.
     #[inline]
-    pub(crate) fn give(&self, index: u32) {
+    pub(crate) fn credit(&self) {
+        self.slot.with_owned(|items| self.spend_credit(items));
+    }
+
+    fn spend_credit(&self, items: &mut Items) {
+        if items.credits == 0 {
+            self.core.acquire_refs(CREDIT_BATCH);
+            items.credits = CREDIT_BATCH;
+        }
+        items.credits -= 1;
+    }
+
+    /// Takes back a returning buffer's reference count, and its index when `index` is given
+    /// (flushing the older half of the cache to the ring when full). Returns how many counts
+    /// the caller must release once it is done with the pool (see [`PoolCore::release_refs`]).
+    #[inline]
+    pub(crate) fn give_counted(&self, index: Option<u32>) -> usize {
         self.slot.with_owned(|items| {
-            if items.len == self.size {
-                let half = self.size / 2;
-                self.ring.push_many(&items.buf[..half]);
-                items.buf.copy_within(half..items.len, 0);
-                items.len -= half;
+            if let Some(index) = index {
+                if items.len == self.size {
+                    let half = self.size / 2;
+                    self.ring.push_many(&items.buf[..half]);
+                    items.buf.copy_within(half..items.len, 0);
+                    items.len -= half;
+                }
+                items.buf[items.len] = index;
+                items.len += 1;
             }
-            items.buf[items.len] = index;
-            items.len += 1;
-        });
+            // Read after the light barrier in `with_owned`: a retiring thief either sees this
+            // operation as busy or this read sees the retirement (module docs).
+            if self.core.retired.load(Ordering::Relaxed) {
+                return 1;
+            }
+            items.credits += 1;
+            if items.credits > 2 * CREDIT_BATCH {
+                items.credits -= CREDIT_BATCH;
+                return CREDIT_BATCH;
+            }
+            0
+        })
     }
 }
 
 /// Runs `f` with the calling thread's cache for class `class` of `core`, creating and
-/// registering it on first use. Returns `None` when the class has no caches or thread-locals are
-/// unusable (the thread is exiting, or a re-entrant call): the caller then uses the ring.
+/// registering it on first use. Returns `None` when thread-locals are unusable (the thread is
+/// exiting, or a re-entrant call): the caller then uses the ring and the shared counter.
 #[inline]
 pub(crate) fn with_thread_cache<R>(
     core: &Arc<PoolCore>,
@@ -274,7 +337,6 @@ pub(crate) fn with_thread_cache<R>(
     f: impl FnOnce(&ThreadCache<'_>) -> R,
 ) -> Option<R> {
     let size_class = &core.classes[class];
-    let registry = size_class.caches.as_ref()?;
     let key = core.id << 8 | class as u64;
     LOCAL
         .try_with(|local| {
@@ -287,7 +349,7 @@ pub(crate) fn with_thread_cache<R>(
                     let entry = LocalEntry {
                         key,
                         class,
-                        slot: registry.register(),
+                        slot: size_class.caches.register(),
                         owner: sync::downgrade(core),
                     };
                     local.entries.push(entry);
@@ -295,7 +357,9 @@ pub(crate) fn with_thread_cache<R>(
                 }
             };
             let slot: &CacheSlot = &local.entries[position].slot;
-            Some(f(&ThreadCache { slot, ring: &size_class.free, size: registry.size() }))
+            let cache =
+                ThreadCache { slot, core, ring: &size_class.free, size: size_class.caches.size };
+            Some(f(&cache))
         })
         .ok()
         .flatten()

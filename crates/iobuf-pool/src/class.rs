@@ -52,7 +52,7 @@ pub(crate) struct SizeClass {
     pub(crate) free: IndexRing,
     pub(crate) index_bits: IndexBits,
     pub(crate) waiters: WaitQueue,
-    pub(crate) caches: Option<CacheRegistry>,
+    pub(crate) caches: CacheRegistry,
     pub(crate) counters: Counters,
 }
 
@@ -93,7 +93,7 @@ impl SizeClass {
             free,
             index_bits: IndexBits::new(spec.capacity),
             waiters: WaitQueue::default(),
-            caches: spec.cache.map(CacheRegistry::new),
+            caches: CacheRegistry::new(spec.cache.unwrap_or(0)),
             counters: Counters::default(),
         })
     }
@@ -121,8 +121,10 @@ impl SizeClass {
 
     /// Drains every thread cache (keeping one index for the caller), then pops the ring.
     fn take_after_drain(&self) -> Option<u32> {
-        let caches = self.caches.as_ref()?;
-        caches.drain_all(&self.free).or_else(|| self.free.pop())
+        if !self.caches.caches_indices() {
+            return None;
+        }
+        self.caches.drain_all(&self.free).or_else(|| self.free.pop())
     }
 
     /// After an index was published (to a cache or the ring): serve waiters if there are any.
@@ -142,7 +144,7 @@ impl SizeClass {
 
     /// A snapshot of the class's counters.
     pub(crate) fn stats(&self) -> ClassStats {
-        let parked = self.caches.as_ref().map_or(0, CacheRegistry::parked);
+        let parked = self.caches.parked();
         let available = (self.free.len() + parked).min(self.capacity);
         let in_use = self.capacity - available;
         self.counters.saw_in_use(in_use);

@@ -1,14 +1,28 @@
-//! The shared state behind every pool handle type: one memory region, one or more size
-//! classes in it, and the take/give paths (thread cache → ring → caches of other threads →
-//! waiting) that pools, arenas and buffer handles all use.
+//! The shared state behind every pool type: one memory region, one or more size classes in
+//! it, the take/give paths (thread cache → ring → caches of other threads → waiting), and how
+//! long it all lives.
+//!
+//! # Lifetime
+//!
+//! Pool handles ([`PoolHandle`]: `BufferPool`, `Arena` and `Acquire` hold one) keep the core
+//! alive with an `Arc`. Buffers and out-of-pool indices do not touch that `Arc` — two atomic
+//! read-modify-writes per get and put on one shared line would cap every thread count at one
+//! cache line's speed. Instead each holds one count of `out_refs`, mostly handed out of and
+//! back into per-thread stashes (see `cache`), and `out_refs` keeps a self-reference (the
+//! *keeper*) alive. `out_refs` starts at 1, a token held by the handles together. When the
+//! last handle drops, the pool *retires*: it collects every stash, releases those credits and
+//! the token, and from then on each return releases its count directly. The release that takes
+//! `out_refs` to zero drops the keeper, and the memory goes when the last `Arc` does — never
+//! while a buffer, an index or the kernel may still use it (architecture invariant 3).
 
+use core::ops::Deref;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use crate::cache::{self, MAX_CACHE};
 use crate::class::{ClassSpec, SizeClass};
 use crate::memory::{Backing, MemoryOptions, MemoryRegion};
-use crate::sync::{self, Arc, Backoff, Ordering};
+use crate::sync::{self, Arc, AtomicBool, AtomicUsize, Backoff, Mutex, Ordering};
 use crate::wait::Waiter;
 use crate::{PoolError, barrier};
 
@@ -24,7 +38,16 @@ pub(crate) struct PoolCore {
     pub(crate) classes: Box<[SizeClass]>,
     pub(crate) regions: [MemoryRegion; 1],
     pub(crate) zero_on_return: bool,
-    /// Keeps the memory mapped for as long as any pool clone or buffer lives; dropped last.
+    /// Counts held by buffers and indices out of the pool, by per-thread stashes, and one by
+    /// the handles together (see the module docs).
+    out_refs: AtomicUsize,
+    /// Handles alive.
+    handles: AtomicUsize,
+    /// Set once the last handle is gone.
+    pub(crate) retired: AtomicBool,
+    /// The self-reference `out_refs` keeps alive.
+    keeper: Mutex<Option<Arc<PoolCore>>>,
+    /// Keeps the memory mapped for as long as the core lives.
     backing: Backing,
 }
 
@@ -35,6 +58,32 @@ impl std::fmt::Debug for PoolCore {
             .field("classes", &self.classes.len())
             .field("region", &self.regions[0])
             .finish()
+    }
+}
+
+/// A pool handle: keeps the core alive and, when the last one drops, retires the pool.
+pub(crate) struct PoolHandle(Arc<PoolCore>);
+
+impl Clone for PoolHandle {
+    fn clone(&self) -> Self {
+        self.0.handles.fetch_add(1, Ordering::Relaxed);
+        Self(self.0.clone())
+    }
+}
+
+impl Drop for PoolHandle {
+    fn drop(&mut self) {
+        if self.0.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            PoolCore::retire(&self.0);
+        }
+    }
+}
+
+impl Deref for PoolHandle {
+    type Target = Arc<PoolCore>;
+
+    fn deref(&self) -> &Arc<PoolCore> {
+        &self.0
     }
 }
 
@@ -57,7 +106,7 @@ impl PoolCore {
         specs: &[ClassSpec],
         memory: MemoryOptions,
         zero_on_return: bool,
-    ) -> Result<Arc<Self>, PoolError> {
+    ) -> Result<PoolHandle, PoolError> {
         barrier::init();
         let mut offsets = Vec::with_capacity(specs.len());
         let mut total = 0usize;
@@ -84,7 +133,19 @@ impl PoolCore {
             })
             .collect::<Result<Box<[_]>, _>>()?;
         let id = NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Arc::new(Self { id, classes, regions: [backing.region()], zero_on_return, backing }))
+        let core = Arc::new(Self {
+            id,
+            classes,
+            regions: [backing.region()],
+            zero_on_return,
+            out_refs: AtomicUsize::new(1),
+            handles: AtomicUsize::new(1),
+            retired: AtomicBool::new(false),
+            keeper: Mutex::new(None),
+            backing,
+        });
+        *sync::lock(&core.keeper) = Some(core.clone());
+        Ok(PoolHandle(core))
     }
 
     /// Whether the memory is locked in RAM.
@@ -92,35 +153,92 @@ impl PoolCore {
         self.backing.is_locked()
     }
 
-    /// Takes a free index of `class` without waiting: thread cache, ring, then other threads'
-    /// caches. `None` means the class is exhausted.
+    /// Adds `n` counts. The caller holds a count or a handle already, so the total is not 0.
+    pub(crate) fn acquire_refs(&self, n: usize) {
+        self.out_refs.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Gives up `n` counts the caller holds. When that was the last count, the pool's memory
+    /// may be freed before this returns, so it must be the caller's last use of the core
+    /// unless it holds a handle.
+    pub(crate) fn release_refs(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        if self.out_refs.fetch_sub(n, Ordering::Release) == n {
+            // Pairs with every release above: all uses of the pool happen before the free.
+            sync::fence_acquire();
+            let keeper = sync::lock(&self.keeper).take();
+            drop(keeper);
+        }
+    }
+
+    /// The last handle is gone: collect every stash of credits, then give them and the
+    /// handles' token back. Returns still under way release their own counts from now on.
+    fn retire(this: &Arc<Self>) {
+        this.retired.store(true, Ordering::Relaxed);
+        // Each sweep's heavy barrier orders the store above before its reads of owners' flags.
+        let credits: usize =
+            this.classes.iter().map(|class| class.caches.collect_credits(&class.free)).sum();
+        this.release_refs(credits + 1);
+    }
+
+    /// Takes a free index of `class` without waiting — thread cache, ring, then other threads'
+    /// caches — together with one count for the buffer or index it becomes. `None` means the
+    /// class is exhausted.
     #[inline]
-    pub(crate) fn take(this: &Arc<Self>, class: usize) -> Option<u32> {
+    pub(crate) fn take_counted(this: &Arc<Self>, class: usize) -> Option<u32> {
         let size_class = &this.classes[class];
-        if size_class.caches.is_some() {
-            if let Some(Some(index)) = cache::with_thread_cache(this, class, |c| c.take()) {
+        if size_class.caches.caches_indices() {
+            if let Some(Some(index)) = cache::with_thread_cache(this, class, |c| c.take_counted()) {
                 return Some(index);
             }
         }
-        size_class.take_uncached()
+        let index = size_class.take_uncached()?;
+        Self::acquire_ref(this, class);
+        Some(index)
     }
 
-    /// Gives index `index` of `class` back: to a waiter if one is queued, else to the thread
-    /// cache, else to the ring.
+    /// One count for an index obtained without one.
+    fn acquire_ref(this: &Arc<Self>, class: usize) {
+        if cache::with_thread_cache(this, class, |c| c.credit()).is_none() {
+            this.acquire_refs(1);
+        }
+    }
+
+    /// Gives back index `index` of `class` and the count it held: the index to a waiter if one
+    /// is queued, else to the thread cache, else to the ring. May free the pool (see
+    /// [`release_refs`](Self::release_refs)): the caller's last use of the core.
     #[inline]
-    pub(crate) fn give(this: &Arc<Self>, class: usize, index: u32) {
+    pub(crate) fn give_counted(this: &Arc<Self>, class: usize, index: u32) {
         let size_class = &this.classes[class];
         // Waiters queued: publish where they can be served from (not this thread's cache).
-        let cached = !size_class.waiters.has_waiters()
-            && size_class.caches.is_some()
-            && cache::with_thread_cache(this, class, |c| c.give(index)).is_some();
-        if !cached {
-            size_class.free.push(index);
-        }
+        let cache_index = size_class.caches.caches_indices() && !size_class.waiters.has_waiters();
+        let offered = cache_index.then_some(index);
+        let release = match cache::with_thread_cache(this, class, |c| c.give_counted(offered)) {
+            Some(release) => {
+                if !cache_index {
+                    size_class.free.push(index);
+                }
+                release
+            }
+            None => {
+                size_class.free.push(index);
+                1
+            }
+        };
+        size_class.after_publish();
+        this.release_refs(release);
+    }
+
+    /// Gives back an index that holds no count (one granted to a waiter that left).
+    pub(crate) fn give_uncounted(&self, class: usize, index: u32) {
+        let size_class = &self.classes[class];
+        size_class.free.push(index);
         size_class.after_publish();
     }
 
-    /// One poll of a wait for an index of `class`.
+    /// One poll of a wait for an index of `class`; a ready index holds a count.
     pub(crate) fn poll_take(
         this: &Arc<Self>,
         class: usize,
@@ -129,21 +247,22 @@ impl PoolCore {
     ) -> Poll<u32> {
         let size_class = &this.classes[class];
         let granted = match state {
-            WaitState::Idle => match PoolCore::take(&this, class) {
-                Some(index) => Some(index),
-                None => {
-                    size_class.counters.exhausted.fetch_add(1, Ordering::Relaxed);
-                    size_class.counters.waits.fetch_add(1, Ordering::Relaxed);
-                    let waiter = size_class.waiters.register(cx.waker().clone());
-                    // Pairs with the light barrier of every put (see `wait`): a put that
-                    // published before our registration was visible is found by this serve.
-                    barrier::heavy();
-                    size_class.serve_waiters();
-                    let granted = waiter.granted();
-                    *state = WaitState::Queued(waiter);
-                    granted
+            WaitState::Idle => {
+                if let Some(index) = Self::take_counted(this, class) {
+                    *state = WaitState::Done;
+                    return Poll::Ready(index);
                 }
-            },
+                size_class.counters.exhausted.fetch_add(1, Ordering::Relaxed);
+                size_class.counters.waits.fetch_add(1, Ordering::Relaxed);
+                let waiter = size_class.waiters.register(cx.waker().clone());
+                // Pairs with the light barrier of every put (see `wait`): a put that published
+                // before our registration was visible is found by this serve.
+                barrier::heavy();
+                size_class.serve_waiters();
+                let granted = waiter.granted();
+                *state = WaitState::Queued(waiter);
+                granted
+            }
             WaitState::Queued(waiter) => {
                 waiter.granted().or_else(|| size_class.waiters.update_waker(waiter, cx.waker()))
             }
@@ -152,14 +271,15 @@ impl PoolCore {
         match granted {
             Some(index) => {
                 *state = WaitState::Done;
+                Self::acquire_ref(this, class);
                 Poll::Ready(index)
             }
             None => Poll::Pending,
         }
     }
 
-    /// Leaves the wait queue; returns the index granted before leaving, if any (the caller
-    /// owns it and must use it or give it back).
+    /// Leaves the wait queue; returns the index granted before leaving, if any. It holds no
+    /// count: the caller must count it or give it back with `give_uncounted`.
     pub(crate) fn cancel_wait(&self, class: usize, state: &mut WaitState) -> Option<u32> {
         match core::mem::take(state) {
             WaitState::Queued(waiter) => self.classes[class].waiters.cancel(&waiter),
@@ -167,8 +287,8 @@ impl PoolCore {
         }
     }
 
-    /// Takes an index of `class`, waiting as long as it takes or until `deadline`: spin, then
-    /// yield, then park until a put hands one over.
+    /// Takes an index of `class` with a count, waiting as long as it takes or until
+    /// `deadline`: spin, then yield, then park until a put hands one over.
     pub(crate) fn take_blocking(
         this: &Arc<Self>,
         class: usize,
@@ -176,7 +296,7 @@ impl PoolCore {
     ) -> Option<u32> {
         let backoff = Backoff::new();
         while !backoff.is_completed() {
-            if let Some(index) = PoolCore::take(&this, class) {
+            if let Some(index) = Self::take_counted(this, class) {
                 return Some(index);
             }
             backoff.snooze();
@@ -185,7 +305,7 @@ impl PoolCore {
         let mut cx = Context::from_waker(&waker);
         let mut state = WaitState::Idle;
         loop {
-            if let Poll::Ready(index) = PoolCore::poll_take(&this, class, &mut state, &mut cx) {
+            if let Poll::Ready(index) = Self::poll_take(this, class, &mut state, &mut cx) {
                 return Some(index);
             }
             match deadline {
@@ -194,7 +314,9 @@ impl PoolCore {
                     let now = Instant::now();
                     if now >= deadline {
                         // A grant that raced the timeout is a success, not a loss.
-                        return this.cancel_wait(class, &mut state);
+                        let index = this.cancel_wait(class, &mut state)?;
+                        Self::acquire_ref(this, class);
+                        return Some(index);
                     }
                     park_timeout(deadline - now);
                 }

@@ -1,17 +1,15 @@
 //! Index-level (indirect) access for code that keeps buffer indices itself.
 //!
 //! An index taken through this API is marked out in its class's [`IndexBits`](crate::class)
-//! and holds one strong count of the pool's core, so the memory outlives every index that is
-//! out even if every pool handle is dropped. Putting it back checks and clears the mark: a
-//! double put, an index never taken this way, an out-of-range index or another pool's index is
-//! refused with a typed error and never reaches the free list.
+//! and holds one count of the pool's `out_refs` (see `core`), so the memory outlives every
+//! index that is out even if every pool handle is dropped. Putting it back checks and clears
+//! the mark: a double put, an index never taken this way, an out-of-range index or another
+//! pool's index is refused with a typed error and never reaches the free list.
 //!
 //! # Safety
 //!
-//! This module owns the pairing of strong counts with marks: a count is added exactly when a
-//! mark goes from clear to set and released exactly when it goes from set to clear, so the
-//! manual count changes balance.
-#![allow(unsafe_code)] // reason: strong counts held by out-of-pool indices (see module docs).
+//! This module owns one write: zeroing the buffer of an index that was just checked out and
+//! marked back in, which no one else may touch by the index contract.
 
 use core::ptr::NonNull;
 
@@ -75,17 +73,15 @@ impl PoolCore {
         Ok(index.class())
     }
 
-    /// Marks `index` of `class` out and takes a strong count for it.
-    pub(crate) fn mark_out(this: &Arc<Self>, class: usize, index: u32) -> BufIndex {
-        let was_out = this.classes[class].index_bits.set(index);
+    /// Marks `index` of `class` out; the count its buffer held moves to the returned index.
+    pub(crate) fn mark_out(&self, class: usize, index: u32) -> BufIndex {
+        let was_out = self.classes[class].index_bits.set(index);
         debug_assert!(!was_out, "index {index} handed out twice");
-        // SAFETY: `this` is a live Arc; the count is released by `mark_in` (module docs).
-        unsafe { Arc::increment_strong_count(Arc::as_ptr(this)) };
-        BufIndex::new(this.id, class as u8, index)
+        BufIndex::new(self.id, class as u8, index)
     }
 
-    /// Checks `index` is out, marks it in, and returns its class. The caller must then call
-    /// `release_count` once it no longer needs the core through this count.
+    /// Checks `index` is out, marks it in, and returns its class; its count moves to the
+    /// caller.
     fn mark_in(&self, index: BufIndex) -> Result<usize, PoolError> {
         let class = self.check(index)?;
         if !self.classes[class].index_bits.clear(index.index) {
@@ -94,20 +90,14 @@ impl PoolCore {
         Ok(class)
     }
 
-    /// Releases the strong count an index held while out.
-    fn release_count(this: &Arc<Self>) {
-        // SAFETY: called once per successful `mark_in`, balancing `mark_out`'s increment; the
-        // caller's own Arc keeps the core alive across this call.
-        unsafe { Arc::decrement_strong_count(Arc::as_ptr(this)) };
-    }
-
     /// Takes a free index of `class` without waiting, marked out.
     pub(crate) fn try_take_index(this: &Arc<Self>, class: usize) -> Option<BufIndex> {
-        let index = PoolCore::take(&this, class)?;
-        Some(PoolCore::mark_out(&this, class, index))
+        let index = PoolCore::take_counted(this, class)?;
+        Some(this.mark_out(class, index))
     }
 
     /// Gives an index back, after checking it is out.
+    #[allow(unsafe_code)] // reason: zeroing the buffer the index owns (module docs).
     pub(crate) fn put_index(this: &Arc<Self>, index: BufIndex) -> Result<(), PoolError> {
         let class = this.mark_in(index)?;
         let size_class = &this.classes[class];
@@ -115,8 +105,9 @@ impl PoolCore {
             // SAFETY: the index was out and is now ours alone; nothing else writes it.
             unsafe { size_class.ptr(index.index).as_ptr().write_bytes(0, size_class.buffer_size) };
         }
-        PoolCore::give(&this, class, index.index);
-        PoolCore::release_count(&this);
+        // Last use of the core: giving the count back may free it (the caller's handle keeps
+        // it alive here).
+        PoolCore::give_counted(this, class, index.index);
         Ok(())
     }
 
@@ -134,9 +125,7 @@ impl PoolCore {
     /// Turns an out index back into a handle.
     pub(crate) fn buf_from_index(this: &Arc<Self>, index: BufIndex) -> Result<Buf, PoolError> {
         let class = this.mark_in(index)?;
-        let buf = Buf::new(this.clone(), class, index.index);
-        PoolCore::release_count(&this);
-        Ok(buf)
+        Ok(Buf::new(this, class, index.index))
     }
 
     /// Turns a pointer from `Buf::into_raw` back into a handle.
@@ -147,6 +136,6 @@ impl PoolCore {
             .enumerate()
             .find_map(|(class, c)| c.index_of(ptr.as_ptr()).map(|index| (class, index)))
             .ok_or(PoolError::ForeignIndex)?;
-        PoolCore::buf_from_index(&this, BufIndex::new(this.id, class as u8, index))
+        PoolCore::buf_from_index(this, BufIndex::new(this.id, class as u8, index))
     }
 }

@@ -10,11 +10,11 @@ use crate::acquire::Acquire;
 use crate::buf::Buf;
 use crate::cache::DEFAULT_CACHE;
 use crate::class::ClassSpec;
-use crate::core::PoolCore;
+use crate::core::{PoolCore, PoolHandle};
 use crate::index::BufIndex;
 use crate::memory::{MemoryOptions, MemoryRegion, MemoryRegions};
 use crate::stats::ClassStats;
-use crate::sync::{Arc, Ordering};
+use crate::sync::Ordering;
 use crate::{PoolError, Tier};
 
 /// The one size class of a `BufferPool`.
@@ -47,7 +47,7 @@ const CLASS: usize = 0;
 /// ```
 #[derive(Clone)]
 pub struct BufferPool {
-    core: Arc<PoolCore>,
+    core: PoolHandle,
 }
 
 /// Builds a [`BufferPool`]: buffer size and count, alignment, memory, thread cache, zeroing.
@@ -349,8 +349,8 @@ impl BufferPool {
     /// ```
     #[inline]
     pub fn try_get(&self) -> Result<Buf, PoolError> {
-        match PoolCore::take(&self.core, CLASS) {
-            Some(index) => Ok(Buf::new(self.core.clone(), CLASS, index)),
+        match PoolCore::take_counted(&self.core, CLASS) {
+            Some(index) => Ok(Buf::new(&self.core, CLASS, index)),
             None => Err(self.exhausted()),
         }
     }
@@ -372,7 +372,7 @@ impl BufferPool {
     pub fn get(&self) -> Buf {
         let index = PoolCore::take_blocking(&self.core, CLASS, None)
             .expect("an unbounded wait returns a buffer");
-        Buf::new(self.core.clone(), CLASS, index)
+        Buf::new(&self.core, CLASS, index)
     }
 
     /// Takes a buffer, waiting at most `timeout`.
@@ -394,7 +394,7 @@ impl BufferPool {
     pub fn get_timeout(&self, timeout: Duration) -> Result<Buf, PoolError> {
         let deadline = Instant::now().checked_add(timeout);
         match PoolCore::take_blocking(&self.core, CLASS, deadline) {
-            Some(index) => Ok(Buf::new(self.core.clone(), CLASS, index)),
+            Some(index) => Ok(Buf::new(&self.core, CLASS, index)),
             None => Err(PoolError::Timeout),
         }
     }

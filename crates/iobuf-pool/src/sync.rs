@@ -113,6 +113,15 @@ impl Backoff {
     }
 }
 
+/// Acquire fence, modelled by loom.
+#[inline(always)]
+pub(crate) fn fence_acquire() {
+    #[cfg(not(iobuf_loom))]
+    std::sync::atomic::fence(Ordering::Acquire);
+    #[cfg(iobuf_loom)]
+    loom::sync::atomic::fence(Ordering::Acquire);
+}
+
 /// Full fence (`fence(SeqCst)`) that loom models; the barrier module's stand-in under loom.
 #[cfg(iobuf_loom)]
 #[inline(always)]

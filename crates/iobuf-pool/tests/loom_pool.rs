@@ -153,3 +153,18 @@ fn returns_from_two_threads_to_a_waiter_are_not_lost() {
         }
     });
 }
+
+#[test]
+fn the_last_return_after_the_pool_is_dropped_frees_it() {
+    loom::model(|| {
+        // loom reports a leaked or doubly freed Arc: the core must go exactly once, whichever
+        // of the drop and the two returns (one through a thread cache) comes last.
+        let pool = pool(2, 2);
+        let a = pool.try_get().unwrap();
+        let b = pool.try_get().unwrap();
+        let returner = thread::spawn(move || drop(a));
+        drop(pool);
+        drop(b);
+        returner.join().unwrap();
+    });
+}

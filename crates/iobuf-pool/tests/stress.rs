@@ -162,3 +162,19 @@ fn async_and_blocking_waiters_under_contention() {
     });
     assert_eq!(pool.stats().available, 2);
 }
+
+/// Buffers returned from many threads after the last pool handle is gone: the pool is freed
+/// exactly once (ASan and the maps test in `lifetime.rs` check the freeing itself).
+#[test]
+fn buffers_returned_after_the_pool_is_gone() {
+    for _ in 0..common::scaled(200) {
+        let pool = BufferPool::builder(4096).capacity(8).cache_size(2).build().unwrap();
+        let bufs: Vec<_> = (0..8).map(|_| pool.try_get().unwrap()).collect();
+        drop(pool);
+        let handles: Vec<_> =
+            bufs.into_iter().map(|buf| thread::spawn(move || drop(buf))).collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    }
+}
