@@ -4,6 +4,8 @@
 //! Only ratios from one run mean anything: absolute figures on shared machines move by tens of
 //! percent between runs.
 
+pub mod peer_pools;
+pub mod pool;
 pub mod queue;
 
 use std::sync::Barrier;

@@ -75,6 +75,7 @@ impl Buf {
     }
 
     /// The core this buffer belongs to.
+    #[inline(always)]
     fn core(&self) -> &PoolCore {
         // SAFETY: the count this handle holds keeps the core alive (module docs).
         unsafe { self.core.as_ref() }

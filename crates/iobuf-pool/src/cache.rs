@@ -84,7 +84,7 @@ impl CacheSlot {
     }
 
     /// Runs `f` on the items as their owner.
-    #[inline]
+    #[inline(always)]
     fn with_owned<R>(&self, f: impl FnOnce(&mut Items) -> R) -> R {
         loop {
             self.busy.store(true, Ordering::Relaxed);
@@ -103,12 +103,18 @@ impl CacheSlot {
                 self.busy.store(false, Ordering::Release);
                 return result;
             }
-            // A thief is draining us: step aside until it is done.
-            self.busy.store(false, Ordering::Release);
-            let backoff = Backoff::new();
-            while self.steal.load(Ordering::Acquire) {
-                backoff.snooze();
-            }
+            self.step_aside();
+        }
+    }
+
+    /// A thief is draining us: let it finish before retrying.
+    #[cold]
+    #[inline(never)]
+    fn step_aside(&self) {
+        self.busy.store(false, Ordering::Release);
+        let backoff = Backoff::new();
+        while self.steal.load(Ordering::Acquire) {
+            backoff.snooze();
         }
     }
 
@@ -237,6 +243,7 @@ struct LocalCaches {
 
 impl Drop for LocalCaches {
     fn drop(&mut self) {
+        last::forget();
         for entry in self.entries.drain(..) {
             let Some(core) = sync::upgrade(&entry.owner) else { continue };
             let class = &core.classes[entry.class];
@@ -330,7 +337,7 @@ impl ThreadCache<'_> {
 /// Runs `f` with the calling thread's cache for class `class` of `core`, creating and
 /// registering it on first use. Returns `None` when thread-locals are unusable (the thread is
 /// exiting, or a re-entrant call): the caller then uses the ring and the shared counter.
-#[inline]
+#[inline(always)]
 pub(crate) fn with_thread_cache<R>(
     core: &Arc<PoolCore>,
     class: usize,
@@ -338,6 +345,24 @@ pub(crate) fn with_thread_cache<R>(
 ) -> Option<R> {
     let size_class = &core.classes[class];
     let key = core.id << 8 | class as u64;
+    if let Some(slot) = last::slot(key) {
+        // SAFETY: `last` only holds a slot of this thread's `LocalCaches` entry for `key`,
+        // which keeps it alive; the entry is forgotten from `last` before it goes.
+        let slot = unsafe { &*slot };
+        let cache = ThreadCache { slot, core, ring: &size_class.free, size: size_class.caches.size };
+        return Some(f(&cache));
+    }
+    with_thread_cache_slow(core, class, key, f)
+}
+
+#[inline(never)]
+fn with_thread_cache_slow<R>(
+    core: &Arc<PoolCore>,
+    class: usize,
+    key: u64,
+    f: impl FnOnce(&ThreadCache<'_>) -> R,
+) -> Option<R> {
+    let size_class = &core.classes[class];
     LOCAL
         .try_with(|local| {
             let mut local = local.try_borrow_mut().ok()?;
@@ -345,6 +370,7 @@ pub(crate) fn with_thread_cache<R>(
                 Some(position) => position,
                 None => {
                     // Forget caches of pools that are gone, then register with this one.
+                    last::forget();
                     local.entries.retain(|e| sync::upgrade(&e.owner).is_some());
                     let entry = LocalEntry {
                         key,
@@ -363,4 +389,45 @@ pub(crate) fn with_thread_cache<R>(
         })
         .ok()
         .flatten()
+}
+
+/// The calling thread's most recently used cache slot, in a const-initialised thread-local
+/// without a destructor: one load and one compare on the hot path instead of a lookup through
+/// `LOCAL`. It only ever names a slot owned by a live entry of this thread's `LocalCaches`
+/// (cleared before entries are dropped), and is unused under loom.
+mod last {
+    use super::CacheSlot;
+
+    #[cfg(not(iobuf_loom))]
+    std::thread_local! {
+        static LAST: core::cell::Cell<(u64, *const CacheSlot)> =
+            const { core::cell::Cell::new((0, core::ptr::null())) };
+    }
+
+    /// The remembered slot if it is `key`'s.
+    #[inline(always)]
+    pub(super) fn slot(key: u64) -> Option<*const CacheSlot> {
+        #[cfg(not(iobuf_loom))]
+        {
+            let (last_key, slot) = LAST.with(core::cell::Cell::get);
+            (last_key == key && !slot.is_null()).then_some(slot)
+        }
+        #[cfg(iobuf_loom)]
+        {
+            let _ = key;
+            None
+        }
+    }
+
+    pub(super) fn remember(key: u64, slot: &CacheSlot) {
+        #[cfg(not(iobuf_loom))]
+        LAST.with(|last| last.set((key, slot)));
+        #[cfg(iobuf_loom)]
+        let _ = (key, slot);
+    }
+
+    pub(super) fn forget() {
+        #[cfg(not(iobuf_loom))]
+        LAST.with(|last| last.set((0, core::ptr::null())));
+    }
 }
