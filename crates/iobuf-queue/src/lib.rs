@@ -4,11 +4,14 @@
 //!   every iobuf pool. It is SCQ (Nikolaev, *A Scalable, Portable, and Memory-Efficient
 //!   Lock-Free FIFO Queue*, DISC 2019): one fetch-and-add per operation on a padded head or
 //!   tail, cycle-tagged slots so that a stalled thread can never hand out an index twice, a
-//!   threshold that makes `pop` on an empty ring one load, and batch
+//!   threshold that keeps failed dequeues bounded and empty polls cheap, and batch
 //!   [`pop_many`](IndexRing::pop_many)/[`push_many`](IndexRing::push_many) that claim a whole
 //!   batch with one fetch-and-add.
 //! - [`BoundedQueue`]: a lock-free bounded MPMC FIFO of any `T`, built as in the SCQ paper from
 //!   two index rings (free slots and filled slots) and an array of `T`.
+//! - [`byte_ring`]: the SPSC byte ring for vectored I/O — a producer and a consumer half over a
+//!   power-of-two ring whose free and filled space go straight into `readv`/`writev`, plus a
+//!   mirrored variant (Linux) whose free and filled space are always one contiguous slice.
 //!
 //! Nothing here allocates after construction, and nothing knows about buffers or io_uring.
 //!
@@ -39,6 +42,7 @@ extern crate alloc;
 extern crate std;
 
 mod bounded;
+pub mod byte_ring;
 mod capacity;
 mod index_ring;
 mod sync;

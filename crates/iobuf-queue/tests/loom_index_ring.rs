@@ -271,6 +271,46 @@ fn batch_ops_race_without_sharing_or_losing() {
     });
 }
 
+/// Batches on a ring that runs dry: both claims reach past the tail, so positions are burnt,
+/// failures are counted in bulk, and the tail is caught up; a later push must still be found.
+#[test]
+fn batch_claims_past_the_tail() {
+    let splits = Outcomes::new();
+    let record = std::sync::Arc::clone(&splits);
+    loom::model(move || {
+        let ring = Arc::new(IndexRing::new_full(2).unwrap());
+        let owners = Owners::new(2);
+        let other = {
+            let (ring, owners) = (Arc::clone(&ring), std::sync::Arc::clone(&owners));
+            thread::spawn(move || {
+                let mut out = [0; 2];
+                let got = ring.pop_many(&mut out);
+                for &index in &out[..got] {
+                    owners.take(index);
+                }
+                out[..got].to_vec()
+            })
+        };
+        let mut out = [0; 2];
+        let got = ring.pop_many(&mut out);
+        for &index in &out[..got] {
+            owners.take(index);
+        }
+        let theirs = other.join().unwrap();
+        assert_eq!(got + theirs.len(), 2, "mine {:?}, theirs {theirs:?}", &out[..got]);
+        record.record((got, theirs.len()));
+        assert_eq!(ring.pop_many(&mut out), 0);
+        for &index in theirs.iter().chain(&out[..got]) {
+            owners.give(index);
+        }
+        ring.push_many(&theirs);
+        ring.push_many(&out[..got]);
+        assert_holds_all(&ring, 2);
+    });
+    // Whoever claims first sizes its claim to both indices; the other claims past the tail.
+    splits.assert_reached([(0, 2), (2, 0)]);
+}
+
 /// Three threads on a ring of three: the tightest no-false-empty case, where the popping
 /// thread's index is the only one in the ring at times.
 #[test]
@@ -281,10 +321,10 @@ fn three_threads_capacity_three() {
         let others: Vec<_> = (0..2)
             .map(|_| {
                 let (ring, owners) = (Arc::clone(&ring), std::sync::Arc::clone(&owners));
-                thread::spawn(move || churn(&ring, &owners, 1))
+                thread::spawn(move || churn(&ring, &owners, 2))
             })
             .collect();
-        churn(&ring, &owners, 1);
+        churn(&ring, &owners, 2);
         for other in others {
             other.join().unwrap();
         }

@@ -57,9 +57,12 @@ impl SlotBlock {
 /// Departures from `lfring_cas1.h`, all on slow paths or equivalent: a dequeuer that finds an
 /// older cycle's entry always writes the slot (even if already unsafe), so that the enqueuer's
 /// check of the head is ordered by release/acquire alone; a dequeuer that finds its slot empty
-/// waits briefly for the enqueuer only if the tail shows one has claimed the position; and an
+/// waits briefly for the enqueuer only if the tail shows one has claimed the position; an
 /// enqueuer first tries its CAS against the word the previous lap leaves, reading the slot only
-/// if that fails.
+/// if that fails; and once a dequeue has failed since the last enqueue, a dequeue first checks
+/// whether the head has caught up with the tail and, if so, reports empty without claiming a
+/// position (SCQ's own empty check, made before the fetch-and-add instead of after it), so
+/// polling an empty ring does not write to shared lines.
 ///
 /// # Contract
 ///
@@ -72,9 +75,11 @@ impl SlotBlock {
 /// # Progress
 ///
 /// Lock-free: a stalled thread never blocks the others, and some operation always completes.
-/// `pop` on an empty ring returns after one load once the threshold has run out; the threshold
-/// bounds the failed attempts a dequeue can make while enqueues are in flight (at most `3n - 1`
-/// failed positions after the last enqueue, `n` = [`slot_capacity`](Self::slot_capacity)).
+/// `pop` on an empty ring claims no position once one dequeue has failed since the last
+/// enqueue: it returns after reading the threshold, head and tail. The threshold bounds the
+/// failed attempts dequeues can make while enqueues are in flight (at most `3n - 1` failed
+/// positions after the last enqueue, `n` = [`slot_capacity`](Self::slot_capacity)), after
+/// which `pop` returns after one load.
 /// `push` of a valid index always succeeds, normally on its first attempt.
 ///
 /// # Examples
@@ -238,7 +243,7 @@ impl IndexRing {
     /// ```
     #[inline]
     pub fn pop(&self) -> Option<u32> {
-        if self.threshold.load(Ordering::SeqCst) < 0 {
+        if self.looks_empty() {
             return None;
         }
         loop {
@@ -303,7 +308,7 @@ impl IndexRing {
     /// # Ok::<(), iobuf_queue::CapacityError>(())
     /// ```
     pub fn pop_many(&self, out: &mut [u32]) -> usize {
-        if out.is_empty() || self.threshold.load(Ordering::SeqCst) < 0 {
+        if out.is_empty() || self.looks_empty() {
             return 0;
         }
         loop {
@@ -404,6 +409,26 @@ impl IndexRing {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The checks a dequeue makes before claiming a position: the threshold has run out, or
+    /// (once a dequeue has failed since the last enqueue, a hint that the ring runs dry) no
+    /// position between head and tail is left to claim. Either way the ring was empty at the
+    /// moment of the last load, and a pop that claimed a position would only burn it.
+    #[inline(always)]
+    fn looks_empty(&self) -> bool {
+        let threshold = self.threshold.load(Ordering::SeqCst);
+        if threshold == self.full_threshold {
+            // The common case on a busy free list: no extra loads.
+            return false;
+        }
+        if threshold < 0 {
+            return true;
+        }
+        // Head first: both only grow, so head ≥ tail here means head ≥ tail when tail was read.
+        let head = self.head.load(Ordering::SeqCst);
+        let tail = self.tail.load(Ordering::SeqCst);
+        !precedes(head, tail)
     }
 
     #[inline(always)]

@@ -102,26 +102,37 @@ fn empty_pops_interleaved_with_pushes_lose_nothing() {
 }
 
 #[test]
-fn threshold_runs_out_and_comes_back() {
+fn empty_pops_stop_claiming_positions_and_pushes_restore_the_threshold() {
     let ring = IndexRing::new_full(2).unwrap();
     let full_threshold = 3 * 2 - 1;
     assert_eq!(ring.threshold.load(Ordering::SeqCst), full_threshold);
     assert_eq!(drain(&ring), vec![0, 1]);
-    // Each failed pop spends one unit of threshold; after at most 3n of them the ring counts
-    // as empty and a pop is one load that claims no position.
-    let mut failed = 1; // the one that ended `drain`
-    while ring.threshold.load(Ordering::SeqCst) >= 0 {
-        assert_eq!(ring.pop(), None);
-        failed += 1;
-    }
-    assert!(failed <= full_threshold + 1, "{failed} failed pops before the ring read empty");
+    // The pop that ended `drain` claimed a position, found it empty, spent one unit of
+    // threshold and pulled the tail up to the head.
+    assert_eq!(ring.threshold.load(Ordering::SeqCst), full_threshold - 1);
+    assert_eq!(ring.head.load(Ordering::SeqCst), ring.tail.load(Ordering::SeqCst));
+    // From then on an empty pop (single or batch) is loads only: it claims nothing.
     let head = ring.head.load(Ordering::SeqCst);
-    assert_eq!(ring.pop(), None);
+    for _ in 0..10 {
+        assert_eq!(ring.pop(), None);
+        assert_eq!(ring.pop_many(&mut [0; 4]), 0);
+    }
     assert_eq!(ring.head.load(Ordering::SeqCst), head, "an empty pop claimed a position");
-    // Failed pops pulled the tail along: a push lands where the next pop looks.
+    assert_eq!(ring.threshold.load(Ordering::SeqCst), full_threshold - 1);
+    // A push lands where the next pop looks, and restores the threshold.
     ring.push(1);
     assert_eq!(ring.threshold.load(Ordering::SeqCst), full_threshold);
     assert_eq!(ring.pop(), Some(1));
+}
+
+#[test]
+fn a_negative_threshold_reads_empty_without_loads_of_head_or_tail() {
+    let ring = IndexRing::new_empty(4).unwrap();
+    assert!(ring.threshold.load(Ordering::SeqCst) < 0);
+    assert_eq!(ring.pop(), None);
+    assert_eq!(ring.head.load(Ordering::SeqCst), 0, "a pop on a new empty ring claimed");
+    ring.push(3);
+    assert_eq!(ring.pop(), Some(3));
 }
 
 #[test]
