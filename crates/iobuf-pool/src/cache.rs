@@ -349,7 +349,8 @@ pub(crate) fn with_thread_cache<R>(
         // SAFETY: `last` only holds a slot of this thread's `LocalCaches` entry for `key`,
         // which keeps it alive; the entry is forgotten from `last` before it goes.
         let slot = unsafe { &*slot };
-        let cache = ThreadCache { slot, core, ring: &size_class.free, size: size_class.caches.size };
+        let cache =
+            ThreadCache { slot, core, ring: &size_class.free, size: size_class.caches.size };
         return Some(f(&cache));
     }
     with_thread_cache_slow(core, class, key, f)

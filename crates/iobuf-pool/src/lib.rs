@@ -92,3 +92,8 @@ pub use traits::{IndirectPool, Pool};
 pub fn uses_membarrier() -> bool {
     barrier::uses_membarrier()
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
