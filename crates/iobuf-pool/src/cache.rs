@@ -295,6 +295,7 @@ impl ThreadCache<'_> {
         self.slot.with_owned(|items| self.spend_credit(items));
     }
 
+    #[inline(always)]
     fn spend_credit(&self, items: &mut Items) {
         if items.credits == 0 {
             self.core.acquire_refs(CREDIT_BATCH);
@@ -384,6 +385,7 @@ fn with_thread_cache_slow<R>(
                 }
             };
             let slot: &CacheSlot = &local.entries[position].slot;
+            last::remember(key, slot);
             let cache =
                 ThreadCache { slot, core, ring: &size_class.free, size: size_class.caches.size };
             Some(f(&cache))

@@ -115,6 +115,7 @@ impl SizeClass {
 
     /// Takes a free index straight from the ring, or — when the ring is empty — after draining
     /// every thread cache into it.
+    #[inline(never)]
     pub(crate) fn take_uncached(&self) -> Option<u32> {
         self.free.pop().or_else(|| self.take_after_drain())
     }
@@ -138,6 +139,8 @@ impl SizeClass {
     }
 
     /// Hands free indices to queued waiters in FIFO order.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn serve_waiters(&self) -> usize {
         self.waiters.serve(|| self.take_uncached())
     }

@@ -154,6 +154,7 @@ impl PoolCore {
     }
 
     /// Adds `n` counts. The caller holds a count or a handle already, so the total is not 0.
+    #[inline]
     pub(crate) fn acquire_refs(&self, n: usize) {
         self.out_refs.fetch_add(n, Ordering::Relaxed);
     }
@@ -161,10 +162,15 @@ impl PoolCore {
     /// Gives up `n` counts the caller holds. When that was the last count, the pool's memory
     /// may be freed before this returns, so it must be the caller's last use of the core
     /// unless it holds a handle.
+    #[inline]
     pub(crate) fn release_refs(&self, n: usize) {
-        if n == 0 {
-            return;
+        if n != 0 {
+            self.release_refs_slow(n);
         }
+    }
+
+    #[inline(never)]
+    fn release_refs_slow(&self, n: usize) {
         if self.out_refs.fetch_sub(n, Ordering::Release) == n {
             // Pairs with every release above: all uses of the pool happen before the free.
             sync::fence_acquire();
@@ -200,6 +206,7 @@ impl PoolCore {
     }
 
     /// One count for an index obtained without one.
+    #[inline(never)]
     fn acquire_ref(this: &Arc<Self>, class: usize) {
         if cache::with_thread_cache(this, class, |c| c.credit()).is_none() {
             this.acquire_refs(1);
