@@ -24,8 +24,11 @@ const CHECK_EVERY: u64 = 64;
 /// Depth of the hand-over queue of each pair.
 const HANDOFF_DEPTH: usize = 64;
 
-fn contenders()
--> (IobufPool, IobufPool, ListPool<ArrayQueue<u32>>, ListPool<std::sync::Mutex<Vec<u32>>>) {
+/// The four pools every workload runs on, in table order.
+type Contenders =
+    (IobufPool, IobufPool, ListPool<ArrayQueue<u32>>, ListPool<std::sync::Mutex<Vec<u32>>>);
+
+fn contenders() -> Contenders {
     (
         IobufPool::new("iobuf (cache)", BUFFER, CAPACITY, 32),
         IobufPool::new("iobuf (no cache)", BUFFER, CAPACITY, 0),
