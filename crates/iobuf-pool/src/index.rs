@@ -60,6 +60,11 @@ impl BufIndex {
     pub(crate) fn class(&self) -> usize {
         usize::from(self.class)
     }
+
+    /// The id of the pool (or buddy allocator) the index belongs to.
+    pub(crate) fn pool(&self) -> u64 {
+        self.pool
+    }
 }
 
 impl PoolCore {
