@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use iobuf_benches::{Settings, pool, queue};
+use iobuf_benches::{Settings, buddy, pool, queue};
 
-const USAGE: &str = "usage: scaling <queue|pool|bytes|all> [--quick] [--threads N]";
+const USAGE: &str = "usage: scaling <queue|pool|bytes|buddy|all> [--quick] [--threads N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,10 +29,12 @@ fn main() -> ExitCode {
         "queue" => print!("{}", queue::run(&settings)),
         "pool" => print!("{}", pool::run(&settings)),
         "bytes" => println!("{}", iobuf_benches::bytes::run(&settings)),
+        "buddy" => print!("{}", buddy::run(&settings)),
         "all" => {
             print!("{}", queue::run(&settings));
             print!("{}", pool::run(&settings));
             println!("{}", iobuf_benches::bytes::run(&settings));
+            print!("{}", buddy::run(&settings));
         }
         other => {
             eprintln!("unknown workload `{other}`\n{USAGE}");

@@ -121,7 +121,7 @@ pub enum BuddyConfigError {
         /// The block size it must be a multiple of.
         max_block: usize,
     },
-    /// More minimum blocks than a block index (`u32`) can name.
+    /// More minimum blocks than a region may hold (2³¹: a block index is a `u32`).
     TooManyBlocks {
         /// Minimum blocks in the region asked for.
         blocks: usize,

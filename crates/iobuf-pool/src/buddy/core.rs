@@ -39,9 +39,10 @@ use crate::{BuddyConfigError, PoolError};
 /// The smallest minimum block: one disk sector, what `O_DIRECT` needs at least.
 pub(crate) const MIN_BLOCK_FLOOR: usize = 512;
 /// The most blocks a cached order parks.
-pub(crate) const MAX_CACHE_DEPTH: usize = 1024;
-/// Units (minimum blocks) a region holds at most: a block's start is a `u32`.
-const MAX_UNITS: usize = 1 << 32;
+pub(crate) const MAX_CACHE_DEPTH: usize = 64;
+/// Units (minimum blocks) a region holds at most: a block's start is a `u32`, and a cache slot
+/// holds `1 + unit`.
+const MAX_UNITS: usize = 1 << 31;
 
 /// How a buddy allocator is to be built (checked by [`BuddyCore::build`]).
 #[derive(Debug, Clone)]

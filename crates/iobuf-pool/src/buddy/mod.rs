@@ -178,7 +178,7 @@ impl BuddyBuilder {
         self
     }
 
-    /// Sets how many free blocks each cached size parks (default 32, at most 1024; 0 turns the
+    /// Sets how many free blocks each cached size parks (default 32, at most 64; 0 turns the
     /// caches off). A cache never holds more than an eighth of the region.
     ///
     /// # Examples
@@ -279,7 +279,7 @@ impl BuddyBuilder {
     /// [`PoolError::ZeroSize`] for a region size of 0 (or unset);
     /// [`PoolError::BuddyConfig`] for a block size that is not a power of two, a minimum block
     /// below 512 B or above the maximum, a region that is not a multiple of the maximum block,
-    /// more than 2³² minimum blocks, or a cache depth above 1024; [`PoolError::Memory`] for
+    /// more than 2³¹ minimum blocks, or a cache depth above 64; [`PoolError::Memory`] for
     /// memory the OS refuses.
     ///
     /// # Examples
@@ -681,4 +681,4 @@ impl fmt::Debug for BuddyAllocator {
 }
 
 // The floor and depth limits are part of the documented contract above.
-const _: () = assert!(MIN_BLOCK_FLOOR == 512 && MAX_CACHE_DEPTH == 1024);
+const _: () = assert!(MIN_BLOCK_FLOOR == 512 && MAX_CACHE_DEPTH == 64);
