@@ -44,8 +44,8 @@ use crate::sync::Arc;
 /// `Send`, returned by dropping it from any thread — with [`capacity`](Buf::capacity) the
 /// block's size, [`index`](Buf::index) the block's offset in minimum blocks, and
 /// [`tier`](Buf::tier) `None`. A block of `n` bytes starts at an offset from the region's start
-/// that is a multiple of `n`; the region starts on a page boundary (a 2 MiB boundary with huge
-/// pages), so a block is aligned to its size up to the page size.
+/// that is a multiple of `n`; the region starts on a boundary of the pages backing it (4 KiB,
+/// or 2 MiB / 1 GiB with huge pages), so a block is aligned to its size up to that page size.
 ///
 /// Cloning is cheap (an `Arc`). The memory lives until the last clone, future and buffer are
 /// gone.
