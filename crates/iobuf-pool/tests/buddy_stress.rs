@@ -5,10 +5,12 @@
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::thread;
 
 use iobuf_pool::{BuddyAllocator, Buf, PoolError};
+// Hand-overs go through iobuf's own bounded queue rather than std's channels: std is not
+// instrumented under ThreadSanitizer, whose reports on channel internals would be noise.
+use iobuf_queue::BoundedQueue;
 
 const MIN_BLOCK: usize = 4096;
 
@@ -89,26 +91,25 @@ fn churn(cache_depth: usize) {
     let rounds = common::scaled(100_000) as u64;
     let exhausted = AtomicU64::new(0);
     // Thread t hands blocks to thread t + 1, which frees them with the sender's stamp.
-    let (senders, receivers): (Vec<_>, Vec<_>) =
-        (0..threads).map(|_| mpsc::sync_channel::<(Buf, u64)>(HOLD)).unzip();
+    let inboxes: Vec<BoundedQueue<(Buf, u64)>> =
+        (0..threads).map(|_| BoundedQueue::new(HOLD).unwrap()).collect();
     thread::scope(|scope| {
-        for (t, receiver) in receivers.into_iter().enumerate() {
-            let next_thread = senders[(t + 1) % threads].clone();
+        let mut workers = Vec::new();
+        for t in 0..threads {
+            let (inbox, next_thread) = (&inboxes[t], &inboxes[(t + 1) % threads]);
             let (buddy, ownership, exhausted) = (&buddy, &ownership, &exhausted);
-            scope.spawn(move || {
+            workers.push(scope.spawn(move || {
                 let mut next = xorshift(0xC0FFEE + t as u64);
                 let mut held: Vec<(Buf, u64)> = Vec::with_capacity(HOLD);
                 for round in 0..rounds {
-                    while let Ok((buf, owner)) = receiver.try_recv() {
+                    while let Some((buf, owner)) = inbox.try_pop() {
                         ownership.give(buf, owner);
                     }
                     if held.len() == HOLD || (!held.is_empty() && next() % 2 == 0) {
                         let (buf, owner) = held.swap_remove(next() as usize % held.len());
                         if next() % 8 != 0 {
                             ownership.give(buf, owner);
-                        } else if let Err(mpsc::TrySendError::Full((buf, owner))) =
-                            next_thread.try_send((buf, owner))
-                        {
+                        } else if let Err((buf, owner)) = next_thread.try_push((buf, owner)) {
                             ownership.give(buf, owner);
                         }
                         continue;
@@ -124,18 +125,19 @@ fn churn(cache_depth: usize) {
                         Err(other) => panic!("unexpected error {other}"),
                     }
                 }
-                drop(next_thread);
                 for (buf, owner) in held {
                     ownership.give(buf, owner);
                 }
-                // Whatever the previous thread still sends, until it hangs up.
-                for (buf, owner) in receiver {
-                    ownership.give(buf, owner);
-                }
-            });
+            }));
         }
-        drop(senders);
+        common::join_all(workers);
     });
+    // What was still in flight when the threads finished, freed from this thread.
+    for inbox in &inboxes {
+        while let Some((buf, owner)) = inbox.try_pop() {
+            ownership.give(buf, owner);
+        }
+    }
     assert!(ownership.units.iter().all(|unit| unit.load(Ordering::Relaxed) == 0));
     assert!(ownership.allocations.load(Ordering::Relaxed) > rounds, "the threads allocated");
     // Held and in-flight blocks (2 × 16 per thread, at most 128 KiB each) and the caches can
@@ -174,15 +176,17 @@ fn try_alloc_never_fails_while_a_block_is_free() {
         .unwrap();
     let rounds = common::scaled(200_000);
     thread::scope(|scope| {
-        for _ in 0..threads {
-            let buddy = &buddy;
-            scope.spawn(move || {
-                for _ in 0..rounds {
-                    let buf = buddy.try_alloc(MIN_BLOCK).expect("false exhaustion");
-                    drop(buf);
-                }
-            });
-        }
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    for _ in 0..rounds {
+                        let buf = buddy.try_alloc(MIN_BLOCK).expect("false exhaustion");
+                        drop(buf);
+                    }
+                })
+            })
+            .collect();
+        common::join_all(workers);
     });
     assert_eq!(buddy.stats().exhausted, 0);
 }
