@@ -34,6 +34,16 @@ use crate::IoBuf;
 /// assert_eq!(IoVec::total_len(&iovecs), 12);
 /// assert_eq!(iovecs[1].as_slice(), b"world");
 /// ```
+///
+/// The vector cannot outlive the bytes it describes:
+///
+/// ```compile_fail
+/// let iovecs = {
+///     let bytes = vec![1u8; 4];
+///     iobuf_uring::IoVec::from_slices(&[&bytes[..]])
+/// }; // `bytes` dropped here while still borrowed
+/// assert_eq!(iobuf_uring::IoVec::total_len(&iovecs), 4);
+/// ```
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct IoVec<'a> {

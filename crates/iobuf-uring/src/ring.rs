@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -44,20 +45,43 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// assert_eq!(ring.entries(), 64);
 /// # Ok::<(), iobuf_uring::UringError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RingBuilder {
+pub struct RingBuilder<B> {
     entries: u32,
     buffer_slots: u16,
     shutdown_timeout: Duration,
+    handles: PhantomData<fn() -> B>,
 }
 
-impl Default for RingBuilder {
+impl<B> Default for RingBuilder<B> {
     fn default() -> Self {
-        Self { entries: 64, buffer_slots: 256, shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT }
+        Self {
+            entries: 64,
+            buffer_slots: 256,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            handles: PhantomData,
+        }
     }
 }
 
-impl RingBuilder {
+impl<B> Clone for RingBuilder<B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<B> Copy for RingBuilder<B> {}
+
+impl<B> fmt::Debug for RingBuilder<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RingBuilder")
+            .field("entries", &self.entries)
+            .field("buffer_slots", &self.buffer_slots)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish()
+    }
+}
+
+impl<B: IoBuf> RingBuilder<B> {
     /// Submission queue entries (rounded up to a power of two by the kernel); the completion
     /// queue gets twice as many. Default 64.
     ///
@@ -88,7 +112,8 @@ impl RingBuilder {
     /// # Examples
     ///
     /// ```
-    /// let builder = iobuf_uring::RingBuilder::default().shutdown_timeout(std::time::Duration::from_secs(1));
+    /// let builder = iobuf_uring::Ring::<iobuf_pool::Buf>::builder()
+    ///     .shutdown_timeout(std::time::Duration::from_secs(1));
     /// # drop(builder);
     /// ```
     #[must_use]
@@ -107,7 +132,7 @@ impl RingBuilder {
     /// # Examples
     ///
     /// See [`RingBuilder`].
-    pub fn build<B: IoBuf>(self) -> Result<Ring<B>, UringError> {
+    pub fn build(self) -> Result<Ring<B>, UringError> {
         let features = probe()?;
         let uring = probe::setup(&IoUring::builder(), self.entries)?;
         Ok(Ring {
@@ -242,7 +267,7 @@ impl<B: IoBuf> Ring<B> {
     /// # Examples
     ///
     /// See [`RingBuilder`].
-    pub fn builder() -> RingBuilder {
+    pub fn builder() -> RingBuilder<B> {
         RingBuilder::default()
     }
 
@@ -431,6 +456,22 @@ impl<B: IoBuf> Ring<B> {
     /// ```
     pub fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
         self.uring.submit_and_wait(want)
+    }
+
+    /// Completion queue entries the kernel has posted and [`completion`](Self::completion) has
+    /// not reaped yet (including intermediate ones, like a zero-copy send's result before its
+    /// notification, and the ring's own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// assert_eq!(ring.ready(), 0);
+    /// # Ok::<(), iobuf_uring::UringError>(())
+    /// ```
+    pub fn ready(&mut self) -> usize {
+        self.uring.completion().len()
     }
 
     /// The next completion already posted, without waiting or submitting.

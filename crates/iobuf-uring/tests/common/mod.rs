@@ -81,6 +81,9 @@ unsafe impl RegisterMemory for Arena {
     }
 }
 
+/// What runs when a [`TestBuf`] is released, with its bytes.
+pub type DropHook = Box<dyn FnOnce(&[u8]) + Send>;
+
 /// One buffer of an [`Arena`].
 pub struct TestBuf {
     _arena: Arc<Region>,
@@ -90,7 +93,7 @@ pub struct TestBuf {
     index: Option<u16>,
     out: Arc<AtomicUsize>,
     /// Runs when the buffer is dropped (released), with its bytes.
-    pub on_drop: Option<Box<dyn FnOnce(&[u8]) + Send>>,
+    pub on_drop: Option<DropHook>,
 }
 
 // SAFETY: the buffer is a distinct stride of a region the Arc keeps mapped; the arena hands
