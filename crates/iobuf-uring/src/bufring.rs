@@ -224,7 +224,9 @@ impl Shared {
 /// A buffer of a buffer ring holding received bytes; back to the ring when dropped.
 ///
 /// Dereferences to the bytes received (for incremental rings, this completion's piece of the
-/// buffer). `Send + Sync`: drop it on any thread.
+/// buffer). `Send + Sync`: drop it on any thread. It is an [`IoBuf`] too, whose capacity is
+/// the piece: write it back out (an echo, a proxy) without copying, on a `Ring<ProvidedBuf>`,
+/// and it returns to its buffer ring when the write's completion is dropped.
 ///
 /// # Examples
 ///
@@ -234,6 +236,7 @@ pub struct ProvidedBuf {
     bid: u16,
     offset: u32,
     len: u32,
+    filled: u32,
 }
 
 impl ProvidedBuf {
@@ -273,16 +276,48 @@ impl ProvidedBuf {
     }
 }
 
+impl ProvidedBuf {
+    /// First byte of this piece.
+    fn start(&self) -> *mut u8 {
+        let (addr, _) = self.shared.bufs[usize::from(self.bid)];
+        (addr + self.offset as usize) as *mut u8
+    }
+}
+
 impl Deref for ProvidedBuf {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        let (addr, _) = self.shared.bufs[usize::from(self.bid)];
-        let start = (addr + self.offset as usize) as *const u8;
         // SAFETY: the kernel wrote these bytes before posting the completion we built this
-        // from, and will not write them again until this holder is dropped (module docs);
-        // the owners in `shared` keep the memory alive.
-        unsafe { std::slice::from_raw_parts(start, self.len as usize) }
+        // from, and writes none of the piece again until this holder is dropped (module
+        // docs); the owners in `shared` keep the memory alive.
+        unsafe { std::slice::from_raw_parts(self.start(), self.filled as usize) }
+    }
+}
+
+// SAFETY: the piece `[offset, offset + len)` of buffer `bid` belongs to this holder alone until
+// it is dropped (module docs): the kernel does not write it and no other holder covers it; the
+// address is fixed and the memory lives in `shared`; `filled <= len` is kept by `set_filled`.
+unsafe impl IoBuf for ProvidedBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        self.start()
+    }
+
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.start()
+    }
+
+    fn capacity(&self) -> usize {
+        self.len as usize
+    }
+
+    fn filled(&self) -> usize {
+        self.filled as usize
+    }
+
+    fn set_filled(&mut self, n: usize) {
+        assert!(n <= self.len as usize, "filled {n} > capacity {}", self.len);
+        self.filled = n as u32;
     }
 }
 
@@ -299,6 +334,7 @@ impl fmt::Debug for ProvidedBuf {
             .field("bid", &self.bid)
             .field("offset", &self.offset)
             .field("len", &self.len)
+            .field("filled", &self.filled)
             .finish()
     }
 }
@@ -409,7 +445,7 @@ impl GroupEntry {
             }
         };
         // Without BUF_MORE the kernel's reference passes to this holder.
-        let piece = ProvidedBuf { shared: Arc::clone(&self.shared), bid, offset, len };
+        let piece = ProvidedBuf { shared: Arc::clone(&self.shared), bid, offset, len, filled: len };
         if len == 0 {
             // Nothing to read: drop the holder now, which recycles a finished buffer.
             drop(piece);

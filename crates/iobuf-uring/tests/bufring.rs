@@ -213,3 +213,32 @@ fn invalid_buffer_rings_are_refused() {
     let empty = ring.add_buf_ring(BufRing::<TestBuf>::new(5, Vec::new()));
     assert!(matches!(empty, Err(UringError::InvalidBufRing { .. })), "{empty:?}");
 }
+
+#[test]
+fn received_buffers_are_written_back_without_copying_and_then_recycled() {
+    let name = "received_buffers_are_written_back_without_copying_and_then_recycled";
+    let Some(f) = features(name) else { return };
+    if !require(name, f.recv_multishot, "multishot recv", "6.0") {
+        return;
+    }
+    let mut ring = Ring::<ProvidedBuf>::new(8).unwrap();
+    let arena = Arena::new(PAGE, 1);
+    let bufs = vec![arena.buf(0, None)];
+    let group = ring.add_buf_ring(BufRing::new(6, bufs)).unwrap();
+    let (mut client, server) = UnixStream::pair().unwrap();
+    // One buffer only: each echo must recycle it before the next message can be received.
+    for round in 0..5u8 {
+        ring.push(RecvSelect::new(&server, group)).unwrap();
+        client.write_all(&[round; 32]).unwrap();
+        let Completion::Selected { result, .. } = ring.wait().unwrap() else { panic!() };
+        let received = result.unwrap().unwrap();
+        assert_eq!(iobuf_uring::IoBuf::filled(&received), 32);
+        ring.push(iobuf_uring::ops::Write::new(&server, received)).unwrap();
+        let (written, buf) = ring.wait().unwrap().into_buf().unwrap();
+        assert_eq!(written.unwrap(), 32);
+        drop(buf);
+        let mut echo = [0u8; 32];
+        std::io::Read::read_exact(&mut client, &mut echo).unwrap();
+        assert_eq!(echo, [round; 32]);
+    }
+}
