@@ -4,9 +4,9 @@
 //! over all of the user's rings, unless the process has `CAP_IPC_LOCK`; per page touched (an
 //! unaligned 4 KiB buffer costs two pages), a huge page once. Over the limit, registration fails
 //! with a bare `ENOMEM` — the most common io_uring support question there is. So before
-//! registering, [`charge`] computes the bytes to pin, compares them with the limit, tries to raise
-//! the soft limit as far as the hard limit, and otherwise returns [`UringError::Memlock`] naming
-//! the bytes needed and the limit.
+//! registering, [`charge`] computes the bytes to pin, compares them with the limit, raises the
+//! soft limit to the hard limit when that makes them fit, and otherwise returns
+//! [`UringError::Memlock`] naming the bytes needed and the limit.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -139,10 +139,12 @@ impl Drop for PinCharge {
 }
 
 /// Checks that `needed` more pinned bytes fit under `RLIMIT_MEMLOCK` with what this process has
-/// already pinned, raising the soft limit (never above the hard limit) when they do not.
+/// already pinned, raising the soft limit to the hard limit when they do not.
 ///
-/// The check is advisory — other processes of the same user count too — so an `ENOMEM` from
-/// the registration itself is still mapped to [`UringError::Memlock`] by the caller.
+/// The check is advisory: the kernel also counts other processes of the same user and, since
+/// Linux 6.13, the rings' own queue memory. That is why the soft limit goes all the way to the
+/// hard limit rather than to exactly what this registration needs, and why an `ENOMEM` from the
+/// registration itself is still mapped to [`UringError::Memlock`] by the caller.
 pub(crate) fn charge(needed: usize) -> Result<PinCharge, UringError> {
     charge_against(&PINNED, needed)
 }
@@ -161,12 +163,14 @@ fn charge_against(counter: &'static AtomicUsize, needed: usize) -> Result<PinCha
         return Ok(charge);
     }
     let refuse = |limit: u64| UringError::Memlock { needed, limit, already_pinned: already };
-    if limit.hard.is_some_and(|hard| hard < total) {
-        return Err(refuse(limit.hard.unwrap_or(soft)));
+    match limit.hard {
+        Some(hard) if hard < total => Err(refuse(hard)),
+        hard => {
+            let hard = hard.unwrap_or(libc::RLIM_INFINITY);
+            sys::set_memlock_rlimit(hard, hard).map_err(|_| refuse(soft))?;
+            Ok(charge)
+        }
     }
-    let hard = limit.hard.unwrap_or(libc::RLIM_INFINITY);
-    sys::set_memlock_rlimit(total, hard).map_err(|_| refuse(soft))?;
-    Ok(charge)
 }
 
 /// The error for an `ENOMEM` from the kernel's own memlock check.

@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::io;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use io_uring::{IoUring, opcode, types};
 
@@ -76,6 +76,29 @@ impl Features {
     }
 }
 
+impl Features {
+    fn to_bits(self) -> u32 {
+        self.list().iter().enumerate().fold(0, |bits, (i, &(_, _, has))| bits | u32::from(has) << i)
+    }
+
+    fn from_bits(bits: u32) -> Self {
+        let has = |i: u32| bits & (1 << i) != 0;
+        Self {
+            register_buffers: has(0),
+            sparse_buffers: has(1),
+            buf_ring: has(2),
+            buf_ring_incremental: has(3),
+            send_zc: has(4),
+            recv_multishot: has(5),
+            read_multishot: has(6),
+            readv_fixed: has(7),
+            clone_buffers: has(8),
+            sync_cancel: has(9),
+            ext_arg: has(10),
+        }
+    }
+}
+
 impl fmt::Display for Features {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (name, since, has) in self.list() {
@@ -103,12 +126,18 @@ impl fmt::Display for Features {
 /// }
 /// ```
 pub fn probe() -> Result<Features, UringError> {
-    static FEATURES: OnceLock<Features> = OnceLock::new();
-    if let Some(features) = FEATURES.get() {
-        return Ok(*features);
+    // One bit per feature plus PROBED. A plain atomic rather than a OnceLock: two threads that
+    // probe at once find the same answer, and sanitizers see this synchronisation (std's is
+    // not instrumented).
+    static FEATURES: AtomicU32 = AtomicU32::new(0);
+    const PROBED: u32 = 1 << 31;
+    let cached = FEATURES.load(Ordering::Acquire);
+    if cached & PROBED != 0 {
+        return Ok(Features::from_bits(cached));
     }
     let features = probe_now()?;
-    Ok(*FEATURES.get_or_init(|| features))
+    FEATURES.store(features.to_bits() | PROBED, Ordering::Release);
+    Ok(features)
 }
 
 /// Sets up a ring, mapping set-up failures to [`Unavailable`].
@@ -189,6 +218,9 @@ mod tests {
         assert!(!first.buf_ring_incremental || first.buf_ring);
         assert!(!first.readv_fixed || first.register_buffers);
         assert!(!first.clone_buffers || first.sparse_buffers);
+        assert_eq!(Features::from_bits(first.to_bits()), first);
+        let all_but_one = Features { send_zc: false, ..Features::from_bits(u32::MAX) };
+        assert_eq!(Features::from_bits(all_but_one.to_bits()), all_but_one);
         let text = first.to_string();
         assert_eq!(text.lines().count(), 11, "{text}");
     }
