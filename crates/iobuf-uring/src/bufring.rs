@@ -81,7 +81,7 @@ pub struct BufRing<T> {
     incremental: bool,
 }
 
-impl<T: IoBuf + Sync> BufRing<T> {
+impl<T: IoBuf> BufRing<T> {
     /// The buffers `bufs` under group id `group`. Each buffer is provided whole (its capacity).
     ///
     /// # Examples
@@ -350,7 +350,7 @@ pub(crate) struct GroupEntry {
 
 impl GroupEntry {
     /// Registers `ring` with `uring` and provides every buffer.
-    pub(crate) fn register<T: IoBuf + Sync>(
+    pub(crate) fn register<T: IoBuf>(
         uring: &IoUring,
         ring: BufRing<T>,
         incremental_supported: bool,

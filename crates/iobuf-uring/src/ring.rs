@@ -365,7 +365,7 @@ impl<B: IoBuf> Ring<B> {
     /// # Examples
     ///
     /// See [`BufRing`].
-    pub fn add_buf_ring<T: IoBuf + Sync>(
+    pub fn add_buf_ring<T: IoBuf>(
         &mut self,
         ring: BufRing<T>,
     ) -> Result<BufGroup, UringError> {
@@ -746,4 +746,19 @@ pub(crate) fn push_without_buffers(uring: &mut IoUring, entry: &squeue::Entry) -
     // not exist).
     unsafe { uring.submission().push(entry) }
         .map_err(|_| io::Error::new(io::ErrorKind::WouldBlock, "submission queue full"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{IoVec, IoVecMut, ProvidedBuf};
+
+    // One ring per thread means rings move to their threads; handles and registrations cross
+    // threads freely.
+    static_assertions::assert_impl_all!(Ring<ProvidedBuf>: Send);
+    static_assertions::assert_impl_all!(ProvidedBuf: Send, Sync, IoBuf);
+    static_assertions::assert_impl_all!(Registration: Send, Sync, Clone);
+    static_assertions::assert_impl_all!(IoVec<'static>: Send, Sync, Copy);
+    static_assertions::assert_impl_all!(IoVecMut<'static>: Send, Sync);
+    static_assertions::assert_not_impl_any!(IoVecMut<'static>: Clone, Copy);
 }
