@@ -4,6 +4,8 @@
 //! Only ratios from one run mean anything: absolute figures on shared machines move by tens of
 //! percent between runs.
 
+pub mod bytes;
+
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -85,6 +87,7 @@ where
 pub struct Table {
     title: String,
     unit: &'static str,
+    row_label: &'static str,
     contenders: Vec<String>,
     baseline: usize,
     rows: Vec<(usize, Vec<f64>)>,
@@ -97,10 +100,17 @@ impl Table {
         Self {
             title: title.to_owned(),
             unit,
+            row_label: "threads",
             contenders: contenders.iter().map(|&c| c.to_owned()).collect(),
             baseline,
             rows: Vec::new(),
         }
+    }
+
+    /// Names the row key (default `threads`) for workloads whose rows vary something else.
+    pub fn with_row_label(mut self, label: &'static str) -> Self {
+        self.row_label = label;
+        self
     }
 
     /// Adds the figures for one thread count, one per contender in order.
@@ -115,7 +125,7 @@ impl Table {
             "\n{} ({}; ratio to {})\n",
             self.title, self.unit, self.contenders[self.baseline]
         );
-        out += &format!("{:>8}", "threads");
+        out += &format!("{:>8}", self.row_label);
         for name in &self.contenders {
             out += &format!(" | {name:>24}");
         }
@@ -166,6 +176,14 @@ mod tests {
             ops
         });
         assert!(rate > 0.0);
+    }
+
+    #[test]
+    fn row_label_names_the_first_column() {
+        let mut table = Table::new("t", "B/s", &["a"], 0).with_row_label("ring KiB");
+        table.row(64, vec![1.0]);
+        let text = table.render();
+        assert!(text.contains("ring KiB") && !text.contains("threads"), "{text}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use iobuf_benches::Settings;
 
-const USAGE: &str = "usage: scaling <queue|all> [--quick] [--threads N]";
+const USAGE: &str = "usage: scaling <bytes|all> [--quick] [--threads N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         settings.cell
     );
     match what.as_str() {
-        "all" => {}
+        "bytes" => println!("{}", iobuf_benches::bytes::run(&settings)),
+        "all" => {
+            println!("{}", iobuf_benches::bytes::run(&settings));
+        }
         other => {
             eprintln!("unknown workload `{other}`\n{USAGE}");
             return ExitCode::FAILURE;

@@ -12,6 +12,17 @@ pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsiz
 #[allow(unused_imports)] // reason: each ring uses the subset of the shim it needs.
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+#[cfg(not(iobuf_loom))]
+pub(crate) use alloc::sync::Arc;
+#[cfg(iobuf_loom)]
+pub(crate) use loom::sync::Arc;
+
+// Blocking waits (std only): loom's versions let a model catch lost wake-ups as deadlocks.
+#[cfg(all(feature = "std", iobuf_loom))]
+pub(crate) use loom::sync::{Condvar, Mutex};
+#[cfg(all(feature = "std", not(iobuf_loom)))]
+pub(crate) use std::sync::{Condvar, Mutex};
+
 /// `UnsafeCell` with loom's `with`/`with_mut` access API on both builds.
 #[cfg(not(iobuf_loom))]
 #[derive(Debug, Default)]
@@ -44,6 +55,16 @@ pub(crate) use loom::cell::UnsafeCell;
 pub(crate) fn spin() {
     #[cfg(not(iobuf_loom))]
     core::hint::spin_loop();
+    #[cfg(iobuf_loom)]
+    loom::thread::yield_now();
+}
+
+/// Gives the thread's time slice away: `std::thread::yield_now`, or a loom scheduling point.
+#[cfg(feature = "std")]
+#[inline]
+pub(crate) fn yield_now() {
+    #[cfg(not(iobuf_loom))]
+    std::thread::yield_now();
     #[cfg(iobuf_loom)]
     loom::thread::yield_now();
 }
