@@ -5,6 +5,7 @@
 //! percent between runs.
 
 pub mod bytes;
+pub mod queue;
 
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -121,6 +121,11 @@ fn san(which: Option<&str>) -> Result<(), String> {
         Some(kind @ ("asan" | "tsan")) => vec![kind],
         Some(other) => return Err(format!("unknown sanitizer `{other}` (asan or tsan)")),
     };
+    // Absolute, so the test binaries find it whatever their working directory.
+    let tsan_options = format!(
+        "halt_on_error=1 allocator_may_return_null=1 suppressions={}/tsan-suppressions.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
     for kind in kinds {
         let (flags, dir) = match kind {
             "asan" => ("-Zsanitizer=address", "target/asan"),
@@ -147,7 +152,8 @@ fn san(which: Option<&str>) -> Result<(), String> {
                 ("IOBUF_STRESS_SCALE", "0.05"),
                 // Tests that a sanitizer falsifies (ASan makes mlock a no-op) skip, saying why.
                 ("IOBUF_SANITIZER", kind),
-                ("TSAN_OPTIONS", "halt_on_error=1"),
+                // std is not instrumented: the suppressions name its known false reports.
+                ("TSAN_OPTIONS", &tsan_options),
                 // Out-of-memory tests ask for 64 TiB on purpose and expect a null, not an abort.
                 ("ASAN_OPTIONS", "allocator_may_return_null=1"),
             ],

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use iobuf_benches::Settings;
+use iobuf_benches::{Settings, queue};
 
-const USAGE: &str = "usage: scaling <bytes|all> [--quick] [--threads N]";
+const USAGE: &str = "usage: scaling <queue|bytes|all> [--quick] [--threads N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,8 +26,10 @@ fn main() -> ExitCode {
         settings.cell
     );
     match what.as_str() {
+        "queue" => print!("{}", queue::run(&settings)),
         "bytes" => println!("{}", iobuf_benches::bytes::run(&settings)),
         "all" => {
+            print!("{}", queue::run(&settings));
             println!("{}", iobuf_benches::bytes::run(&settings));
         }
         other => {

@@ -11,6 +11,11 @@ pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsiz
 #[cfg(iobuf_loom)]
 #[allow(unused_imports)] // reason: each ring uses the subset of the shim it needs.
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+// Signed: the index ring's threshold goes negative when the ring is empty.
+#[cfg(not(iobuf_loom))]
+pub(crate) use core::sync::atomic::AtomicI64;
+#[cfg(iobuf_loom)]
+pub(crate) use loom::sync::atomic::AtomicI64;
 
 #[cfg(not(iobuf_loom))]
 pub(crate) use alloc::sync::Arc;
