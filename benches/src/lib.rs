@@ -5,6 +5,8 @@
 //! percent between runs.
 
 pub mod bytes;
+pub mod peer_pools;
+pub mod pool;
 pub mod queue;
 
 use std::sync::Barrier;

@@ -90,7 +90,7 @@ fn ci() -> Result<(), String> {
 }
 
 /// Packages that have loom models (`tests/loom*.rs` gated on `cfg(iobuf_loom)`).
-const LOOM_PACKAGES: &[&str] = &["iobuf-queue"];
+const LOOM_PACKAGES: &[&str] = &["iobuf-queue", "iobuf-pool"];
 
 fn loom(bound: &str) -> Result<(), String> {
     if LOOM_PACKAGES.is_empty() {

@@ -331,3 +331,28 @@ fn three_threads_capacity_three() {
         assert_holds_all(&ring, 3);
     });
 }
+
+/// Regression: an index pushed while another thread's pops fail (driving the threshold below
+/// zero and the head past the tail) must still be found — by the pusher's own pop right after,
+/// or by one of the failing pops. An earlier version lost it: every pop came back empty.
+#[test]
+fn a_push_after_failed_pops_is_not_lost() {
+    loom::model(|| {
+        let ring = Arc::new(IndexRing::new_full(1).unwrap());
+        assert_eq!(ring.pop(), Some(0));
+        let pusher = {
+            let ring = ring.clone();
+            thread::spawn(move || {
+                ring.push(0);
+                ring.pop()
+            })
+        };
+        let mut batch = [0u32; 1];
+        let first = ring.pop().is_some() as usize;
+        let batched = ring.pop_many(&mut batch);
+        let last = ring.pop().is_some() as usize;
+        let own = pusher.join().unwrap().is_some() as usize;
+        assert_eq!(first + batched + last + own, 1, "the pushed index was lost or duplicated");
+        assert!(ring.pop().is_none());
+    });
+}

@@ -1,0 +1,16 @@
+//! Shared test helpers: a tiny executor and the stress scale.
+
+#![allow(dead_code)] // reason: each test binary uses a subset.
+
+pub(crate) mod executor;
+
+/// Multiplier for stress iteration counts: `IOBUF_STRESS_SCALE` (default 1.0; sanitizer runs
+/// set 0.05).
+pub(crate) fn stress_scale() -> f64 {
+    std::env::var("IOBUF_STRESS_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0)
+}
+
+/// `base` scaled, at least 1.
+pub(crate) fn scaled(base: usize) -> usize {
+    ((base as f64 * stress_scale()) as usize).max(1)
+}
