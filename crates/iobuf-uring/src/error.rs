@@ -174,7 +174,7 @@ impl fmt::Display for UringError {
                 "registering {needed} bytes would exceed RLIMIT_MEMLOCK of {limit} bytes \
                  ({already_pinned} bytes already pinned by this process); raise it (ulimit -l, \
                  LimitMEMLOCK=, /etc/security/limits.conf), grant CAP_IPC_LOCK, or register \
-                 with OnMemlock::Unregistered"
+                 with RegisterOptions::fallback_to_unregistered"
             ),
             Self::SlotsExhausted { needed, table } => write!(
                 f,

@@ -62,6 +62,7 @@ mod memlock;
 mod memory;
 pub mod ops;
 mod probe;
+mod registered;
 mod registry;
 mod ring;
 mod sys;
@@ -75,5 +76,11 @@ pub use iovec::{IoVec, IoVecMut};
 pub use memlock::{MemlockLimit, exempt_from_memlock, pinned_by_this_process, pinned_bytes};
 pub use memory::{RegisterMemory, Span};
 pub use probe::{Features, probe};
+pub use registered::{RegisteredBuf, RegisteredPool};
 pub use registry::{MAX_REGISTERED_CHUNK, RegisterOptions, Registration};
 pub use ring::{DEFAULT_SHUTDOWN_TIMEOUT, PushError, Ring, RingBuilder};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
