@@ -35,6 +35,12 @@ use iobuf_align::AlignedBlock;
 use crate::{IoBuf, UringError};
 
 /// Most entries a buffer ring may have (the kernel's limit).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(iobuf_uring::MAX_BUF_RING_ENTRIES, 32768);
+/// ```
 pub const MAX_BUF_RING_ENTRIES: usize = 1 << 15;
 
 /// `IOU_PBUF_RING_INC` (6.12): consume buffers incrementally.
@@ -86,7 +92,13 @@ impl<T: IoBuf> BufRing<T> {
     ///
     /// # Examples
     ///
-    /// See [`BufRing`].
+    /// ```
+    /// use iobuf_pool::BufferPool;
+    /// let pool = BufferPool::builder(4096).capacity(2).build()?;
+    /// let ring = iobuf_uring::BufRing::new(7, vec![pool.try_get()?, pool.try_get()?]);
+    /// assert!(format!("{ring:?}").contains("buffers: 2"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(group: u16, bufs: Vec<T>) -> Self {
         Self { group, bufs, incremental: false }
     }
@@ -97,7 +109,12 @@ impl<T: IoBuf> BufRing<T> {
     ///
     /// # Examples
     ///
-    /// See [`BufRing`].
+    /// ```
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let ring = iobuf_uring::BufRing::new(7, vec![pool.try_get()?]).incremental(true);
+    /// assert!(format!("{ring:?}").contains("incremental: true"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn incremental(mut self, incremental: bool) -> Self {
         self.incremental = incremental;
@@ -119,7 +136,15 @@ impl<T> fmt::Debug for BufRing<T> {
 ///
 /// # Examples
 ///
-/// See [`BufRing`].
+/// ```
+/// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+/// let pool = iobuf_pool::BufferPool::builder(4096).capacity(4).build()?;
+/// let bufs = (0..4).map(|_| pool.try_get()).collect::<Result<Vec<_>, _>>()?;
+/// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+/// let group = ring.add_buf_ring(iobuf_uring::BufRing::new(9, bufs))?;
+/// assert_eq!((group.id(), group.buffers(), group.is_incremental()), (9, 4, false));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BufGroup {
     id: u16,
@@ -132,7 +157,15 @@ impl BufGroup {
     ///
     /// # Examples
     ///
-    /// See [`BufRing`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(4).build()?;
+    /// let bufs = (0..4).map(|_| pool.try_get()).collect::<Result<Vec<_>, _>>()?;
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// let group = ring.add_buf_ring(iobuf_uring::BufRing::new(9, bufs))?;
+    /// assert_eq!((group.id(), group.buffers(), group.is_incremental()), (9, 4, false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(self) -> u16 {
         self.id
     }
@@ -141,7 +174,15 @@ impl BufGroup {
     ///
     /// # Examples
     ///
-    /// See [`BufRing`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(4).build()?;
+    /// let bufs = (0..4).map(|_| pool.try_get()).collect::<Result<Vec<_>, _>>()?;
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// let group = ring.add_buf_ring(iobuf_uring::BufRing::new(9, bufs))?;
+    /// assert_eq!((group.id(), group.buffers(), group.is_incremental()), (9, 4, false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn buffers(self) -> usize {
         usize::from(self.buffers)
     }
@@ -150,7 +191,15 @@ impl BufGroup {
     ///
     /// # Examples
     ///
-    /// See [`BufRing`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(4).build()?;
+    /// let bufs = (0..4).map(|_| pool.try_get()).collect::<Result<Vec<_>, _>>()?;
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// let group = ring.add_buf_ring(iobuf_uring::BufRing::new(9, bufs))?;
+    /// assert_eq!((group.id(), group.buffers(), group.is_incremental()), (9, 4, false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_incremental(self) -> bool {
         self.incremental
     }
@@ -230,7 +279,26 @@ impl Shared {
 ///
 /// # Examples
 ///
-/// See [`RecvMulti`](crate::ops::RecvMulti).
+/// ```
+/// use std::io::Write as _;
+/// use std::os::unix::net::UnixStream;
+/// use iobuf_uring::{BufRing, Completion, ProvidedBuf, Ring, ops::{RecvSelect, Write}};
+/// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+/// let pool = iobuf_pool::BufferPool::builder(4096).capacity(2).build()?;
+/// let mut ring = Ring::<ProvidedBuf>::new(8)?;
+/// let group = ring.add_buf_ring(BufRing::new(1, vec![pool.try_get()?, pool.try_get()?]))?;
+/// let (mut client, server) = UnixStream::pair()?;
+/// client.write_all(b"echo")?;
+/// ring.push(RecvSelect::new(&server, group))?;
+/// let Completion::Selected { result, .. } = ring.wait()? else { unreachable!() };
+/// let received = result?.expect("four bytes");
+/// assert_eq!(&*received, b"echo");
+/// ring.push(Write::new(&server, received))?; // written back from the same buffer
+/// let (written, buf) = ring.wait()?.into_buf().unwrap();
+/// assert_eq!(written?, 4);
+/// drop(buf); // back to the buffer ring
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ProvidedBuf {
     shared: Arc<Shared>,
     bid: u16,
@@ -257,7 +325,11 @@ impl ProvidedBuf {
     ///
     /// # Examples
     ///
-    /// See [`buffer_id`](Self::buffer_id).
+    /// ```no_run
+    /// # fn f(buf: iobuf_uring::ProvidedBuf) {
+    /// println!("group {} buffer {}", buf.group(), buf.buffer_id());
+    /// # }
+    /// ```
     pub fn group(&self) -> u16 {
         self.shared.group
     }

@@ -69,7 +69,18 @@ impl<B> Completion<B> {
     ///
     /// # Examples
     ///
-    /// See [`OpId`].
+    /// ```
+    /// use iobuf_uring::{Ring, ops::Read};
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(2).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let first = ring.push(Read::at(&file, pool.try_get()?, 0))?;
+    /// let second = ring.push(Read::at(&file, pool.try_get()?, 0))?;
+    /// let (a, b) = (ring.wait()?.id(), ring.wait()?.id());
+    /// assert!((a, b) == (first, second) || (a, b) == (second, first));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn id(&self) -> OpId {
         match self {
             Self::Buf { id, .. } | Self::Bufs { id, .. } | Self::Selected { id, .. } => *id,

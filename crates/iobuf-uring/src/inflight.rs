@@ -35,7 +35,16 @@ impl OpId {
     ///
     /// # Examples
     ///
-    /// See [`OpId`].
+    /// ```
+    /// use iobuf_uring::{Ring, ops::Read};
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let id = ring.push(Read::at(&file, pool.try_get()?, 0))?;
+    /// println!("in flight as user_data {:#x}", id.user_data());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn user_data(self) -> u64 {
         self.0
     }

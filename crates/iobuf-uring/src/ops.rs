@@ -5,6 +5,31 @@
 //! with the result. A handle with a `buf_index` (from a registered pool) is read and written with
 //! `ReadFixed`/`WriteFixed`; one without, with plain `Read`/`Write` — so a pool that fell back to
 //! unregistered memory (memlock) keeps working, only slower.
+//!
+//! # Examples
+//!
+//! ```
+//! use iobuf_pool::BufferPool;
+//! use iobuf_uring::{Ring, ops::{Read, Write}};
+//!
+//! # if iobuf_uring::probe().is_err() { return Ok(()) }
+//! let mut ring = Ring::new(8)?;
+//! let pool = BufferPool::builder(4096).capacity(2).build()?;
+//! let (reader, writer) = std::io::pipe()?;
+//! let mut out = pool.try_get()?;
+//! out[..4].copy_from_slice(b"ping");
+//! out.set_filled(4);
+//! ring.push(Write::new(&writer, out))?;
+//! ring.push(Read::new(&reader, pool.try_get()?))?;
+//! let mut got = Vec::new();
+//! for _ in 0..2 {
+//!     let (result, buf) = ring.wait()?.into_buf().unwrap();
+//!     assert_eq!(result?, 4);
+//!     got.push(buf.filled_slice().to_vec());
+//! }
+//! assert!(got.iter().all(|bytes| bytes == b"ping"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -25,6 +50,17 @@ mod sealed {
 /// An operation a [`Ring`](crate::Ring) can push: one of the builders in this module.
 ///
 /// Sealed: the ring's memory safety rests on what these builders put in the submission entry.
+///
+/// # Examples
+///
+/// ```
+/// use iobuf_uring::{IoBuf, OpId, PushError, Ring, ops::Op};
+///
+/// /// Pushes any operation, handing its buffers back to their pool if that fails.
+/// fn push_any<B: IoBuf, O: Op<B>>(ring: &mut Ring<B>, op: O) -> std::io::Result<OpId> {
+///     ring.push(op).map_err(PushError::into_parts).map_err(|(error, _op)| error)
+/// }
+/// ```
 pub trait Op<B: IoBuf>: sealed::Sealed {
     /// Builds the submission entry and the in-flight record holding the buffers.
     #[doc(hidden)]
@@ -77,7 +113,13 @@ impl<B: IoBuf> Read<B> {
     ///
     /// # Examples
     ///
-    /// See [`Read`].
+    /// ```
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let read = iobuf_uring::ops::Read::at(&file, pool.try_get()?, 0);
+    /// # drop(read);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn at(fd: &impl AsRawFd, buf: B, offset: u64) -> Self {
         let len = buf.capacity();
         Self { fd: fd.as_raw_fd(), buf, offset, len, unregistered: false }
@@ -113,7 +155,21 @@ impl<B: IoBuf> Read<B> {
     ///
     /// # Examples
     ///
-    /// See [`Read`].
+    /// ```
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let file = std::fs::File::open("/proc/self/stat")?;
+    /// let read = iobuf_uring::ops::Read::at(&file, pool.try_get()?, 0).len(512);
+    /// # drop(read);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// Longer than the buffer:
+    ///
+    /// ```should_panic
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build().unwrap();
+    /// # let file = std::fs::File::open("/proc/self/stat").unwrap();
+    /// let read = iobuf_uring::ops::Read::at(&file, pool.try_get().unwrap(), 0).len(8192);
+    /// ```
     #[must_use]
     pub fn len(mut self, len: usize) -> Self {
         assert!(len <= self.buf.capacity(), "read of {len} bytes into {}", self.buf.capacity());
@@ -197,7 +253,13 @@ impl<B: IoBuf> Write<B> {
     ///
     /// # Examples
     ///
-    /// See [`Write`].
+    /// ```
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::options().write(true).open("/dev/null")?;
+    /// let write = iobuf_uring::ops::Write::at(&file, pool.try_get()?, 0);
+    /// # drop(write);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn at(fd: &impl AsRawFd, buf: B, offset: u64) -> Self {
         Self { fd: fd.as_raw_fd(), buf, offset, unregistered: false }
     }
@@ -273,7 +335,17 @@ fn common_index<B: IoBuf>(bufs: &[B]) -> Option<u16> {
 ///
 /// # Examples
 ///
-/// See [`Completion::into_bufs`](crate::Completion::into_bufs).
+/// ```
+/// use iobuf_uring::{IoBuf, Ring, ops::Readv};
+/// # if iobuf_uring::probe().is_err() { return Ok(()) }
+/// let pool = iobuf_pool::BufferPool::builder(4096).capacity(2).build()?;
+/// let mut ring = Ring::new(8)?;
+/// let file = std::fs::File::open("/proc/self/stat")?;
+/// ring.push(Readv::at(&file, vec![pool.try_get()?, pool.try_get()?], 0))?;
+/// let (result, bufs) = ring.wait()?.into_bufs().unwrap();
+/// assert_eq!(bufs[0].filled(), result?.min(4096));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Readv<B> {
     fd: RawFd,
@@ -290,7 +362,13 @@ impl<B: IoBuf> Readv<B> {
     ///
     /// # Examples
     ///
-    /// See [`Completion::into_bufs`](crate::Completion::into_bufs).
+    /// ```
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(2).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let readv = iobuf_uring::ops::Readv::at(&file, vec![pool.try_get()?, pool.try_get()?], 0);
+    /// # drop(readv);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn at(fd: &impl AsRawFd, bufs: Vec<B>, offset: u64) -> Self {
         assert!((1..=1024).contains(&bufs.len()), "readv of {} buffers", bufs.len());
         Self { fd: fd.as_raw_fd(), bufs, offset }
@@ -361,7 +439,13 @@ impl<B: IoBuf> Writev<B> {
     ///
     /// # Examples
     ///
-    /// See [`Writev`].
+    /// ```
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::options().write(true).open("/dev/null")?;
+    /// let writev = iobuf_uring::ops::Writev::at(&file, vec![pool.try_get()?], 0);
+    /// # drop(writev);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn at(fd: &impl AsRawFd, bufs: Vec<B>, offset: u64) -> Self {
         assert!((1..=1024).contains(&bufs.len()), "writev of {} buffers", bufs.len());
         Self { fd: fd.as_raw_fd(), bufs, offset }
@@ -375,7 +459,13 @@ impl<B: IoBuf> Writev<B> {
     ///
     /// # Examples
     ///
-    /// See [`Writev`].
+    /// ```
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let (_reader, writer) = std::io::pipe()?;
+    /// let writev = iobuf_uring::ops::Writev::new(&writer, vec![pool.try_get()?]);
+    /// # drop(writev);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(fd: &impl AsRawFd, bufs: Vec<B>) -> Self {
         Self::at(fd, bufs, CURRENT_POSITION)
     }
@@ -444,7 +534,13 @@ impl<B: IoBuf> SendZc<B> {
     ///
     /// # Examples
     ///
-    /// See [`SendZc`].
+    /// ```
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let (socket, _peer) = std::os::unix::net::UnixStream::pair()?;
+    /// let send = iobuf_uring::ops::SendZc::new(&socket, pool.try_get()?);
+    /// # drop(send);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(fd: &impl AsRawFd, buf: B) -> Self {
         Self { fd: fd.as_raw_fd(), buf, flags: 0 }
     }
@@ -520,7 +616,15 @@ impl ReadSelect {
     ///
     /// # Examples
     ///
-    /// See [`ReadSelect`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// ring.push(iobuf_uring::ops::ReadSelect::at(&file, group, 0))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn at(fd: &impl AsRawFd, group: BufGroup, offset: u64) -> Self {
         Self { fd: fd.as_raw_fd(), group: group.id(), offset, len: 0 }
     }
@@ -529,7 +633,15 @@ impl ReadSelect {
     ///
     /// # Examples
     ///
-    /// See [`ReadSelect`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+    /// let (reader, _writer) = std::io::pipe()?;
+    /// ring.push(iobuf_uring::ops::ReadSelect::new(&reader, group))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(fd: &impl AsRawFd, group: BufGroup) -> Self {
         Self::at(fd, group, CURRENT_POSITION)
     }
@@ -538,7 +650,15 @@ impl ReadSelect {
     ///
     /// # Examples
     ///
-    /// See [`ReadSelect`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// ring.push(iobuf_uring::ops::ReadSelect::at(&file, group, 0).len(64))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn len(mut self, len: u32) -> Self {
         self.len = len;
@@ -564,7 +684,21 @@ impl<B: IoBuf> Op<B> for ReadSelect {
 ///
 /// # Examples
 ///
-/// See [`RecvMulti`] (the same, armed once).
+/// ```
+/// use std::io::Write as _;
+/// use std::os::unix::net::UnixStream;
+/// use iobuf_uring::{Completion, ops::RecvSelect};
+/// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+/// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+/// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+/// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+/// let (mut tx, rx) = UnixStream::pair()?;
+/// tx.write_all(b"once")?;
+/// ring.push(RecvSelect::new(&rx, group))?;
+/// let Completion::Selected { result, more, .. } = ring.wait()? else { unreachable!() };
+/// assert_eq!((&*result?.unwrap(), more), (&b"once"[..], false));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct RecvSelect {
     fd: RawFd,
@@ -577,7 +711,15 @@ impl RecvSelect {
     ///
     /// # Examples
     ///
-    /// See [`RecvMulti`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+    /// let (socket, _peer) = std::os::unix::net::UnixStream::pair()?;
+    /// ring.push(iobuf_uring::ops::RecvSelect::new(&socket, group))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(fd: &impl AsRawFd, group: BufGroup) -> Self {
         Self { fd: fd.as_raw_fd(), group: group.id(), flags: 0 }
     }
@@ -586,7 +728,15 @@ impl RecvSelect {
     ///
     /// # Examples
     ///
-    /// See [`RecvMulti`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+    /// let (socket, _peer) = std::os::unix::net::UnixStream::pair()?;
+    /// ring.push(iobuf_uring::ops::RecvSelect::new(&socket, group).flags(libc::MSG_PEEK))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn flags(mut self, flags: i32) -> Self {
         self.flags = flags;
@@ -645,7 +795,15 @@ impl RecvMulti {
     ///
     /// # Examples
     ///
-    /// See [`RecvMulti`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+    /// let (socket, _peer) = std::os::unix::net::UnixStream::pair()?;
+    /// ring.push(iobuf_uring::ops::RecvMulti::new(&socket, group))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(fd: &impl AsRawFd, group: BufGroup) -> Self {
         Self { fd: fd.as_raw_fd(), group: group.id(), flags: 0 }
     }
@@ -654,7 +812,15 @@ impl RecvMulti {
     ///
     /// # Examples
     ///
-    /// See [`RecvMulti`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+    /// let (socket, _peer) = std::os::unix::net::UnixStream::pair()?;
+    /// ring.push(iobuf_uring::ops::RecvMulti::new(&socket, group).flags(libc::MSG_DONTWAIT))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn flags(mut self, flags: i32) -> Self {
         self.flags = flags;
@@ -705,7 +871,15 @@ impl ReadMulti {
     ///
     /// # Examples
     ///
-    /// See [`ReadMulti`].
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// # let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// # let group = ring.add_buf_ring(iobuf_uring::BufRing::new(0, vec![pool.try_get()?]))?;
+    /// let (reader, _writer) = std::io::pipe()?;
+    /// ring.push(iobuf_uring::ops::ReadMulti::new(&reader, group))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(fd: &impl AsRawFd, group: BufGroup) -> Self {
         Self { fd: fd.as_raw_fd(), group: group.id() }
     }

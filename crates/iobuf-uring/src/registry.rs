@@ -26,7 +26,13 @@ use io_uring::IoUring;
 use crate::memlock::{self, PinCharge};
 use crate::{Features, RegisterMemory, Span, UringError};
 
-/// The kernel's limit on one registered buffer.
+/// The kernel's limit on one registered buffer: memory is registered in chunks of at most this.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(iobuf_uring::MAX_REGISTERED_CHUNK, 1 << 30);
+/// ```
 pub const MAX_REGISTERED_CHUNK: usize = 1 << 30;
 
 /// How to register memory.
@@ -62,7 +68,10 @@ impl RegisterOptions {
     ///
     /// # Examples
     ///
-    /// See [`RegisterOptions`].
+    /// ```
+    /// use iobuf_uring::RegisterOptions;
+    /// assert!(RegisterOptions::new().fallback_to_unregistered(true).falls_back());
+    /// ```
     #[must_use]
     pub const fn fallback_to_unregistered(mut self, fallback: bool) -> Self {
         self.fallback = fallback;
@@ -73,7 +82,9 @@ impl RegisterOptions {
     ///
     /// # Examples
     ///
-    /// See [`RegisterOptions`].
+    /// ```
+    /// assert!(!iobuf_uring::RegisterOptions::default().falls_back());
+    /// ```
     pub const fn falls_back(&self) -> bool {
         self.fallback
     }
@@ -155,7 +166,17 @@ impl Registration {
     ///
     /// # Examples
     ///
-    /// See [`Registration`].
+    /// ```
+    /// # if iobuf_uring::probe().map_or(true, |f| !f.sparse_buffers) { return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(8).build()?;
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::builder().buffer_slots(4).build()?;
+    /// let registration = ring.register(pool.clone(), iobuf_uring::RegisterOptions::new())?;
+    /// let buf = pool.try_get()?;
+    /// assert_eq!(registration.buf_index(buf.as_ptr(), buf.capacity()), Some(0));
+    /// let elsewhere = [0u8; 16];
+    /// assert_eq!(registration.buf_index(elsewhere.as_ptr(), 16), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn buf_index(&self, ptr: *const u8, len: usize) -> Option<u16> {
         let first_slot = self.inner.first_slot?;
         let address = ptr as usize;
@@ -172,7 +193,14 @@ impl Registration {
     ///
     /// # Examples
     ///
-    /// See [`Registration`].
+    /// ```
+    /// # if iobuf_uring::probe().map_or(true, |f| !f.sparse_buffers) { return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(8).build()?;
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::builder().buffer_slots(4).build()?;
+    /// let registration = ring.register(pool.clone(), iobuf_uring::RegisterOptions::new())?;
+    /// assert!(registration.is_registered());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_registered(&self) -> bool {
         self.inner.first_slot.is_some()
     }
@@ -181,7 +209,14 @@ impl Registration {
     ///
     /// # Examples
     ///
-    /// See [`Registration`].
+    /// ```
+    /// # if iobuf_uring::probe().map_or(true, |f| !f.sparse_buffers) { return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(8).build()?;
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::builder().buffer_slots(4).build()?;
+    /// let registration = ring.register(pool.clone(), iobuf_uring::RegisterOptions::new())?;
+    /// assert_eq!(registration.slots(), 0..1); // 32 KiB: one chunk, one slot
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn slots(&self) -> Range<u16> {
         match self.inner.first_slot {
             Some(first) => first..first + self.inner.chunks.len() as u16,

@@ -32,6 +32,12 @@ use crate::{
 };
 
 /// How long dropping a ring waits for cancelled operations before leaking their buffers.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(iobuf_uring::DEFAULT_SHUTDOWN_TIMEOUT.as_secs(), 10);
+/// ```
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Settings for a [`Ring`].
@@ -87,7 +93,12 @@ impl<B: IoBuf> RingBuilder<B> {
     ///
     /// # Examples
     ///
-    /// See [`RingBuilder`].
+    /// ```
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// let ring = iobuf_uring::Ring::<iobuf_pool::Buf>::builder().entries(256).build()?;
+    /// assert_eq!(ring.entries(), 256);
+    /// # Ok::<(), iobuf_uring::UringError>(())
+    /// ```
     #[must_use]
     pub fn entries(mut self, entries: u32) -> Self {
         self.entries = entries;
@@ -99,7 +110,12 @@ impl<B: IoBuf> RingBuilder<B> {
     ///
     /// # Examples
     ///
-    /// See [`RingBuilder`].
+    /// ```
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// let ring = iobuf_uring::Ring::<iobuf_pool::Buf>::builder().buffer_slots(1024).build()?;
+    /// # drop(ring);
+    /// # Ok::<(), iobuf_uring::UringError>(())
+    /// ```
     #[must_use]
     pub fn buffer_slots(mut self, slots: u16) -> Self {
         self.buffer_slots = slots;
@@ -131,7 +147,12 @@ impl<B: IoBuf> RingBuilder<B> {
     ///
     /// # Examples
     ///
-    /// See [`RingBuilder`].
+    /// ```
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// let ring: iobuf_uring::Ring<iobuf_pool::Buf> = iobuf_uring::Ring::builder().build()?;
+    /// assert_eq!(ring.in_flight(), 0);
+    /// # Ok::<(), iobuf_uring::UringError>(())
+    /// ```
     pub fn build(self) -> Result<Ring<B>, UringError> {
         let features = probe()?;
         let uring = probe::setup(&IoUring::builder(), self.entries)?;
@@ -218,7 +239,18 @@ impl<O> PushError<O> {
     ///
     /// # Examples
     ///
-    /// See [`PushError`].
+    /// ```
+    /// fn push_or_drop<O: iobuf_uring::ops::Op<iobuf_pool::Buf>>(
+    ///     ring: &mut iobuf_uring::Ring<iobuf_pool::Buf>,
+    ///     op: O,
+    /// ) -> std::io::Result<iobuf_uring::OpId> {
+    ///     ring.push(op).map_err(|err| {
+    ///         let (error, op) = err.into_parts();
+    ///         drop(op); // its buffers go back to their pool
+    ///         error
+    ///     })
+    /// }
+    /// ```
     pub fn into_parts(self) -> (io::Error, O) {
         (self.error, self.op)
     }
@@ -257,7 +289,12 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`Ring`].
+    /// ```
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// let ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(32)?;
+    /// assert_eq!(ring.entries(), 32);
+    /// # Ok::<(), iobuf_uring::UringError>(())
+    /// ```
     pub fn new(entries: u32) -> Result<Self, UringError> {
         RingBuilder::default().entries(entries).build()
     }
@@ -266,7 +303,12 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`RingBuilder`].
+    /// ```
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// let ring = iobuf_uring::Ring::<iobuf_pool::Buf>::builder().entries(8).build()?;
+    /// # drop(ring);
+    /// # Ok::<(), iobuf_uring::UringError>(())
+    /// ```
     pub fn builder() -> RingBuilder<B> {
         RingBuilder::default()
     }
@@ -289,7 +331,12 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`RingBuilder`].
+    /// ```
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// let ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(100)?;
+    /// assert_eq!(ring.entries(), 128, "rounded up to a power of two");
+    /// # Ok::<(), iobuf_uring::UringError>(())
+    /// ```
     pub fn entries(&self) -> u32 {
         self.uring.params().sq_entries()
     }
@@ -298,7 +345,18 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`cancel`](Self::cancel).
+    /// ```
+    /// use iobuf_uring::{Ring, ops::Read};
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let mut ring = Ring::new(8)?;
+    /// ring.push(Read::at(&file, pool.try_get()?, 0))?;
+    /// assert_eq!(ring.in_flight(), 1);
+    /// drop(ring.wait()?);
+    /// assert_eq!(ring.in_flight(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.inflight.len()
     }
@@ -317,7 +375,16 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`Registration`].
+    /// ```
+    /// # if iobuf_uring::probe().map_or(true, |f| !f.sparse_buffers) { return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(4096).capacity(8).build()?;
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// let first = ring.register(pool.clone(), iobuf_uring::RegisterOptions::new())?;
+    /// let more = iobuf_pool::BufferPool::builder(65536).capacity(4).build()?;
+    /// let second = ring.register(more, iobuf_uring::RegisterOptions::new())?; // grows the table
+    /// assert_eq!((first.slots(), second.slots()), (0..1, 1..2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register<M: RegisterMemory>(
         &mut self,
         memory: M,
@@ -364,11 +431,16 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`BufRing`].
-    pub fn add_buf_ring<T: IoBuf>(
-        &mut self,
-        ring: BufRing<T>,
-    ) -> Result<BufGroup, UringError> {
+    /// ```
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// let pool = iobuf_pool::BufferPool::builder(2048).capacity(8).build()?;
+    /// let bufs = (0..8).map(|_| pool.try_get()).collect::<Result<Vec<_>, _>>()?;
+    /// let mut ring = iobuf_uring::Ring::<iobuf_pool::Buf>::new(8)?;
+    /// let group = ring.add_buf_ring(iobuf_uring::BufRing::new(5, bufs))?;
+    /// assert_eq!(group.buffers(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_buf_ring<T: IoBuf>(&mut self, ring: BufRing<T>) -> Result<BufGroup, UringError> {
         if !self.features.buf_ring {
             return Err(UringError::Unsupported {
                 feature: "provided buffer rings",
@@ -390,7 +462,16 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`Ring`].
+    /// ```
+    /// use iobuf_uring::{Ring, ops::Read};
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let mut ring = Ring::new(8)?;
+    /// let id = ring.push(Read::at(&file, pool.try_get()?, 0))?; // queued, the buffer moved in
+    /// assert_eq!(ring.wait()?.id(), id);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn push<O: Op<B>>(&mut self, op: O) -> Result<OpId, PushError<O>> {
         if let Err(error) = self.make_room() {
             return Err(PushError { error, op });
@@ -428,7 +509,16 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`Ring`].
+    /// ```
+    /// use iobuf_uring::{Ring, ops::Read};
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let mut ring = Ring::new(8)?;
+    /// ring.push(Read::at(&file, pool.try_get()?, 0))?;
+    /// assert_eq!(ring.submit()?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit(&mut self) -> io::Result<usize> {
         self.uring.submit()
     }
@@ -478,7 +568,18 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`submit_and_wait`](Self::submit_and_wait).
+    /// ```
+    /// use iobuf_uring::{Ring, ops::Read};
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let mut ring = Ring::new(8)?;
+    /// assert!(ring.completion().is_none());
+    /// ring.push(Read::at(&file, pool.try_get()?, 0))?;
+    /// ring.submit_and_wait(1)?;
+    /// assert!(ring.completion().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn completion(&mut self) -> Option<Completion<B>> {
         loop {
             let cqe = self.uring.completion().next()?;
@@ -497,7 +598,18 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Examples
     ///
-    /// See [`Ring`].
+    /// ```
+    /// use iobuf_uring::{Ring, ops::Read};
+    /// # if iobuf_uring::probe().is_err() { return Ok(()) }
+    /// # let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build()?;
+    /// let file = std::fs::File::open("/proc/self/stat")?;
+    /// let mut ring = Ring::new(8)?;
+    /// ring.push(Read::at(&file, pool.try_get()?, 0))?;
+    /// let (result, _buf) = ring.wait()?.into_buf().unwrap(); // submits, then waits
+    /// assert!(result? > 0);
+    /// assert_eq!(ring.wait().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(&mut self) -> io::Result<Completion<B>> {
         loop {
             if let Some(completion) = self.completion() {
