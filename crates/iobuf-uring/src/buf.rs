@@ -1,4 +1,10 @@
 //! The buffer contract every ownership-passing operation is written against.
+//!
+//! # Safety
+//!
+//! This module declares the [`IoBuf`] contract and performs no unsafe operation itself; the
+//! ring relies on the contract (see `ring.rs`), implementors promise it.
+#![allow(unsafe_code)] // reason: declaring the unsafe IoBuf trait.
 
 /// An owned I/O buffer whose memory stays at one address while the kernel uses it.
 ///
@@ -51,7 +57,6 @@
 /// assert_eq!(buf.buf_index(), None);
 /// # Ok::<(), iobuf_align::AlignError>(())
 /// ```
-#[allow(unsafe_code)] // reason: implementors promise address stability; see `# Safety`.
 pub unsafe trait IoBuf: Send + 'static {
     /// The first byte; stable for the value's life.
     fn stable_ptr(&self) -> *const u8;

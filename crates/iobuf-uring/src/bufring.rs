@@ -122,6 +122,38 @@ impl<T: IoBuf> BufRing<T> {
     }
 }
 
+impl BufRing<iobuf_pool::Buf> {
+    /// `count` buffers taken from `pool` (one tier), under group id `group`.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError`](iobuf_pool::PoolError) when the pool has fewer than `count` free buffers
+    /// (those taken go back).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iobuf_pool::{BufferPool, Tier};
+    /// use iobuf_uring::{BufRing, Ring};
+    ///
+    /// # match iobuf_uring::probe() { Ok(f) if f.buf_ring => {}, _ => return Ok(()) }
+    /// let pool = BufferPool::for_tier(Tier::Small, 64)?;
+    /// let mut ring = Ring::<iobuf_pool::Buf>::new(8)?;
+    /// let group = ring.add_buf_ring(BufRing::from_pool(3, &pool, 64)?)?;
+    /// assert_eq!(group.buffers(), 64);
+    /// assert!(pool.try_get().is_err(), "all 64 are provided to the kernel");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_pool(
+        group: u16,
+        pool: &iobuf_pool::BufferPool,
+        count: usize,
+    ) -> Result<Self, iobuf_pool::PoolError> {
+        let bufs = (0..count).map(|_| pool.try_get()).collect::<Result<Vec<_>, _>>()?;
+        Ok(BufRing::new(group, bufs))
+    }
+}
+
 impl<T> fmt::Debug for BufRing<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BufRing")
