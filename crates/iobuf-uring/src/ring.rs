@@ -490,10 +490,15 @@ impl<B: IoBuf> Ring<B> {
     fn make_room(&mut self) -> io::Result<()> {
         while self.uring.submission().is_full() {
             match self.uring.submit() {
+                Ok(0) => {
+                    // The kernel took nothing (its completion queue is backed up): reaping is
+                    // the caller's move, so say so instead of spinning.
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        "submission queue full and the kernel takes no more: reap completions",
+                    ));
+                }
                 Ok(_) => {}
-                // The completion queue is over-full: reaping is the caller's job, but the
-                // entries already reaped by the kernel free room; wait for one.
-                Err(err) if err.raw_os_error() == Some(libc::EBUSY) => return Err(err),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Err(err),
             }
