@@ -173,6 +173,14 @@ fn charge_against(counter: &'static AtomicUsize, needed: usize) -> Result<PinCha
     }
 }
 
+/// Raises the soft `RLIMIT_MEMLOCK` to the hard limit; whether that changed anything.
+pub(crate) fn raise_soft_to_hard() -> bool {
+    match sys::memlock_rlimit() {
+        Ok((soft, hard)) if soft != hard => sys::set_memlock_rlimit(hard, hard).is_ok(),
+        _ => false,
+    }
+}
+
 /// The error for an `ENOMEM` from the kernel's own memlock check.
 pub(crate) fn refused_by_kernel(needed: usize) -> UringError {
     let soft = MemlockLimit::current().ok().and_then(|l| l.soft).unwrap_or(u64::MAX);

@@ -141,8 +141,18 @@ pub fn probe() -> Result<Features, UringError> {
 }
 
 /// Sets up a ring, mapping set-up failures to [`Unavailable`].
+///
+/// Since Linux 6.13 the queues' own memory counts against `RLIMIT_MEMLOCK` too, so an `ENOMEM`
+/// here is usually that limit: the soft limit is raised to the hard limit and set-up retried
+/// once.
 pub(crate) fn setup(builder: &io_uring::Builder, entries: u32) -> Result<IoUring, UringError> {
-    builder.build(entries).map_err(|err| match err.raw_os_error() {
+    let mut result = builder.build(entries);
+    if result.as_ref().is_err_and(|err| err.raw_os_error() == Some(libc::ENOMEM))
+        && crate::memlock::raise_soft_to_hard()
+    {
+        result = builder.build(entries);
+    }
+    result.map_err(|err| match err.raw_os_error() {
         Some(errno @ (libc::ENOSYS | libc::EPERM)) => {
             UringError::Unavailable(Unavailable::from_errno(errno))
         }

@@ -8,14 +8,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use iobuf_align::Region;
 use iobuf_uring::{Features, IoBuf, RegisterMemory, Span};
 
-/// The kernel's features, or `None` (printing why) when io_uring is unavailable.
+/// The kernel's features, or `None` (printing why) when io_uring is unavailable here.
+///
+/// # Panics
+///
+/// On any other probe failure (out of memory, say): that is a failure, not a reason to skip.
 pub fn features(test: &str) -> Option<Features> {
     match iobuf_uring::probe() {
         Ok(features) => Some(features),
-        Err(err) => {
+        Err(err) if err.is_unavailable() => {
             eprintln!("skipped {test}: {err}");
             None
         }
+        Err(err) => panic!("{test}: probing io_uring failed: {err}"),
     }
 }
 
