@@ -13,20 +13,9 @@ use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use iobuf_align::CACHE_LINE_SIZE;
 use iobuf_pool::{Arena, Buf, BufferPool, MemoryRegion, PoolError};
 
 use crate::{IoBuf, RegisterMemory, RegisterOptions, Registration, Ring, Span, UringError};
-
-/// The distance between buffers of a pool built with the default alignment: the buffer size
-/// rounded up to the page (from a page up) or to the cache line. A pool built with a larger
-/// custom alignment has a larger stride; its buffers that would straddle a 1 GiB registered
-/// chunk then simply get no `buf_index` (plain I/O), which is still correct.
-fn default_stride(buffer_size: usize) -> usize {
-    let page = iobuf_align::page_size();
-    let align = if buffer_size >= page { page } else { CACHE_LINE_SIZE };
-    buffer_size.next_multiple_of(align)
-}
 
 fn span_of(region: &MemoryRegion) -> Span {
     let ptr = NonNull::new(region.as_ptr()).expect("a pool region is never null");
@@ -37,7 +26,7 @@ fn span_of(region: &MemoryRegion) -> Span {
 // the last of its buffers are gone (module docs); `regions()` never changes.
 unsafe impl RegisterMemory for BufferPool {
     fn spans(&self) -> Vec<Span> {
-        let stride = default_stride(self.buffer_size());
+        let stride = self.stride();
         self.regions().iter().map(|r| span_of(r).with_stride(stride)).collect()
     }
 }
@@ -561,14 +550,18 @@ mod tests {
     static_assertions::assert_impl_all!(RegisteredPool: Send, Sync, Clone);
 
     #[test]
-    fn default_stride_matches_the_pool_layout() {
-        let pool = BufferPool::builder(3000).capacity(4).build().unwrap();
-        let a = pool.try_get().unwrap();
-        let b = pool.try_get().unwrap();
-        let distance = (b.as_ptr() as usize).abs_diff(a.as_ptr() as usize);
-        assert_eq!(distance % default_stride(3000), 0, "stride guess off for 3000-byte buffers");
-        let pool = BufferPool::builder(100).capacity(4).build().unwrap();
-        let spans = pool.spans();
-        assert_eq!(spans[0].stride(), 128);
+    fn spans_carry_the_pool_stride_from_the_first_buffer() {
+        for (size, align) in [(3000, None), (100, None), (5000, Some(1 << 21))] {
+            let mut builder = BufferPool::builder(size).capacity(4);
+            if let Some(align) = align {
+                builder = builder.align(align);
+            }
+            let pool = builder.build().unwrap();
+            let spans = pool.spans();
+            assert_eq!(spans[0].stride(), pool.stride());
+            let first = pool.try_get().unwrap();
+            let offset = first.as_ptr() as usize - spans[0].as_ptr() as usize;
+            assert_eq!(offset, first.index() as usize * pool.stride(), "size {size}");
+        }
     }
 }
