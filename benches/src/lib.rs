@@ -9,6 +9,7 @@ pub mod bytes;
 pub mod peer_pools;
 pub mod pool;
 pub mod queue;
+pub mod uring;
 
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -121,33 +121,46 @@ fn san(which: Option<&str>) -> Result<(), String> {
         Some(kind @ ("asan" | "tsan")) => vec![kind],
         Some(other) => return Err(format!("unknown sanitizer `{other}` (asan or tsan)")),
     };
+    // With the rust-src component, std itself is rebuilt instrumented (-Zbuild-std), so TSan
+    // sees the synchronisation inside std's Mutex, Arc and thread join. Without it, the
+    // suppressions name std's known false reports instead.
+    let build_std = has_rust_src();
+    if !build_std {
+        eprintln!(
+            "xtask: san: no rust-src component: std stays uninstrumented and TSan relies on \
+             xtask/tsan-suppressions.txt (`rustup component add rust-src` for the full check)"
+        );
+    }
     // Absolute, so the test binaries find it whatever their working directory.
-    let tsan_options = format!(
-        "halt_on_error=1 allocator_may_return_null=1 suppressions={}/tsan-suppressions.txt",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let tsan_options = if build_std {
+        "halt_on_error=1 allocator_may_return_null=1".to_owned()
+    } else {
+        format!(
+            "halt_on_error=1 allocator_may_return_null=1 suppressions={}/tsan-suppressions.txt",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
     for kind in kinds {
         let (flags, dir) = match kind {
             "asan" => ("-Zsanitizer=address", "target/asan"),
-            // `iobuf_tsan`: locks TSan can see, since std's are not instrumented (see the
-            // pool's `sync` shim).
-            _ => (
-                "-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer --cfg iobuf_tsan",
-                "target/tsan",
-            ),
+            _ => ("-Zsanitizer=thread -Cunsafe-allow-abi-mismatch=sanitizer", "target/tsan"),
         };
+        let mut args = vec!["test"];
+        if build_std {
+            args.push("-Zbuild-std");
+        }
+        args.extend([
+            "--workspace",
+            "--exclude",
+            "xtask",
+            "--lib",
+            "--tests",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ]);
         run(&Step {
             name: kind,
-            args: &[
-                "test",
-                "--workspace",
-                "--exclude",
-                "xtask",
-                "--lib",
-                "--tests",
-                "--target",
-                "x86_64-unknown-linux-gnu",
-            ],
+            args: &args,
             env: &[
                 ("RUSTC_BOOTSTRAP", "1"),
                 ("RUSTFLAGS", flags),
@@ -155,20 +168,31 @@ fn san(which: Option<&str>) -> Result<(), String> {
                 ("CARGO_TARGET_DIR", dir),
                 // Sanitized runs are slow: stress tests read this to shrink themselves.
                 ("IOBUF_STRESS_SCALE", "0.05"),
-                // Tests that a sanitizer falsifies (ASan makes mlock a no-op) skip, saying why.
+                // Tests that a sanitizer falsifies (both make mlock a no-op) skip, saying why.
                 ("IOBUF_SANITIZER", kind),
-                // std is not instrumented: the suppressions name its known false reports.
                 ("TSAN_OPTIONS", &tsan_options),
                 // Out-of-memory tests ask for 64 TiB on purpose and expect a null, not an abort.
                 ("ASAN_OPTIONS", "allocator_may_return_null=1"),
-                // The sanitizers print their own stacks. Panic backtraces would have `should_panic`
-                // tests symbolise at once through state std shares under its own (invisible to
-                // TSan) lock, whatever the caller's shell sets.
+                // The sanitizers print their own stacks. Without build-std, panic backtraces
+                // would have `should_panic` tests symbolise at once through state std shares
+                // under a lock TSan cannot see, whatever the caller's shell sets.
                 ("RUST_BACKTRACE", "0"),
             ],
         })?;
     }
     Ok(())
+}
+
+/// Whether the toolchain has the rust-src component `-Zbuild-std` needs.
+fn has_rust_src() -> bool {
+    let sysroot = Command::new(env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok());
+    sysroot.is_some_and(|root| {
+        std::path::Path::new(root.trim()).join("lib/rustlib/src/rust/library/std").is_dir()
+    })
 }
 
 fn bench(args: &[String]) -> Result<(), String> {

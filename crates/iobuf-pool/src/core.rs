@@ -138,11 +138,18 @@ impl PoolCore {
                 SizeClass::new(*spec, start, backing.page_size())
             })
             .collect::<Result<Box<[_]>, _>>()?;
+        // The region registrars see starts at the first buffer (past any alignment slack), so
+        // chunks cut at multiples of a class's stride from its start never split a buffer.
+        let region = MemoryRegion::new(
+            base.map_addr(|addr| addr.saturating_add(lead)),
+            total,
+            backing.page_size(),
+        );
         let id = next_pool_id();
         let core = Arc::new(Self {
             id,
             classes,
-            regions: [backing.region()],
+            regions: [region],
             zero_on_return,
             out_refs: AtomicUsize::new(1),
             handles: AtomicUsize::new(1),

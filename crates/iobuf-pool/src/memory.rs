@@ -46,10 +46,6 @@ unsafe impl Send for MemoryRegion {}
 unsafe impl Sync for MemoryRegion {}
 
 impl MemoryRegion {
-    pub(crate) fn of(memory: &dyn StableMemory, page_size: usize) -> Self {
-        Self::new(memory.base(), memory.len(), page_size)
-    }
-
     pub(crate) fn new(ptr: NonNull<u8>, len: usize, page_size: usize) -> Self {
         Self { ptr, len, page_size }
     }
@@ -289,10 +285,6 @@ impl Backing {
         return self.memory.page_size();
         #[cfg(not(target_os = "linux"))]
         return iobuf_align::page_size();
-    }
-
-    pub(crate) fn region(&self) -> MemoryRegion {
-        MemoryRegion::of(&self.memory, self.page_size())
     }
 
     /// Whether the memory is locked in RAM.

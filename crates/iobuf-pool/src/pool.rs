@@ -614,6 +614,23 @@ impl BufferPool {
         self.core.classes[CLASS].buffer_size
     }
 
+    /// Bytes from the start of one buffer to the start of the next: the buffer size rounded
+    /// up to the alignment. Buffer `i` starts `i * stride()` bytes into the pool's region.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iobuf_pool::BufferPool;
+    /// let pool = BufferPool::builder(5000).capacity(2).build()?;
+    /// assert_eq!(pool.stride(), 8192); // page aligned from a page up
+    /// let first = pool.try_get()?;
+    /// assert_eq!(first.as_ptr() as usize - pool.regions()[0].as_ptr() as usize, first.index() as usize * pool.stride());
+    /// # Ok::<(), iobuf_pool::PoolError>(())
+    /// ```
+    pub fn stride(&self) -> usize {
+        self.core.classes[CLASS].stride
+    }
+
     /// The tier, when built for one.
     ///
     /// # Examples

@@ -3,24 +3,17 @@
 //! Every atomic, lock, `Arc`, thread-local, park and fence in this crate goes through here, so
 //! `RUSTFLAGS="--cfg iobuf_loom"` puts the pool (together with iobuf-queue, which reads the same
 //! cfg) under loom's scheduler.
-//!
-//! `--cfg iobuf_tsan` (set by `cargo xtask san tsan`) swaps std's `Mutex` for one that
-//! ThreadSanitizer can see (see `tsan_mutex`).
 
 #[cfg(not(iobuf_loom))]
 pub(crate) use std::sync::atomic::{
     AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
 };
 #[cfg(not(iobuf_loom))]
-pub(crate) use std::sync::{Arc, Weak};
-#[cfg(all(not(iobuf_loom), not(iobuf_tsan)))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
+pub(crate) use std::sync::{Arc, Mutex, MutexGuard, Weak};
 #[cfg(not(iobuf_loom))]
 pub(crate) use std::thread;
 #[cfg(not(iobuf_loom))]
 pub(crate) use std::thread_local;
-#[cfg(all(not(iobuf_loom), iobuf_tsan))]
-pub(crate) use tsan_mutex::{Mutex, MutexGuard};
 
 #[cfg(iobuf_loom)]
 pub(crate) use loom::sync::atomic::{
@@ -60,70 +53,10 @@ pub(crate) fn upgrade<T>(weak: &Weak<T>) -> Option<Arc<T>> {
 /// step, so a panic elsewhere while a lock was held does not make the data unusable.
 #[inline]
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    #[cfg(all(not(iobuf_loom), not(iobuf_tsan)))]
+    #[cfg(not(iobuf_loom))]
     return mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    #[cfg(all(not(iobuf_loom), iobuf_tsan))]
-    return mutex.lock();
     #[cfg(iobuf_loom)]
     return mutex.lock().unwrap();
-}
-
-/// A `Mutex` ThreadSanitizer can see, for `--cfg iobuf_tsan` builds only.
-///
-/// std is not instrumented (no `build-std` on stable), so TSan never sees std's `Mutex` order
-/// two critical sections and reports every access it guards as a race. Here each unlock is
-/// preceded by a release store, and each lock followed by an acquire load, of an atomic
-/// compiled in this crate: TSan sees that pair, and with it the order the lock imposes. Normal
-/// builds use std's `Mutex` unchanged.
-#[cfg(all(not(iobuf_loom), iobuf_tsan))]
-mod tsan_mutex {
-    use core::ops::{Deref, DerefMut};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[derive(Debug, Default)]
-    pub(crate) struct Mutex<T> {
-        inner: std::sync::Mutex<T>,
-        handoff: AtomicUsize,
-    }
-
-    impl<T> Mutex<T> {
-        pub(crate) const fn new(value: T) -> Self {
-            Self { inner: std::sync::Mutex::new(value), handoff: AtomicUsize::new(0) }
-        }
-
-        /// Locks, ignoring poisoning (as `super::lock`).
-        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            let inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.handoff.load(Ordering::Acquire);
-            MutexGuard { inner, handoff: &self.handoff }
-        }
-    }
-
-    pub(crate) struct MutexGuard<'a, T> {
-        inner: std::sync::MutexGuard<'a, T>,
-        handoff: &'a AtomicUsize,
-    }
-
-    impl<T> Deref for MutexGuard<'_, T> {
-        type Target = T;
-
-        fn deref(&self) -> &T {
-            &self.inner
-        }
-    }
-
-    impl<T> DerefMut for MutexGuard<'_, T> {
-        fn deref_mut(&mut self) -> &mut T {
-            &mut self.inner
-        }
-    }
-
-    impl<T> Drop for MutexGuard<'_, T> {
-        fn drop(&mut self) {
-            // Runs before the `inner` field drops, which unlocks.
-            self.handoff.store(0, Ordering::Release);
-        }
-    }
 }
 
 /// `UnsafeCell` with loom's `with`/`with_mut` access API on both builds.

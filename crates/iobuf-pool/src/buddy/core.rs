@@ -197,7 +197,9 @@ impl BuddyCore {
             waiters: CachePadded::new(WaitQueue::default()),
             out_marks: (0..units).map(|_| AtomicU8::new(0)).collect(),
             counters: Counters::default(),
-            regions: [backing.region()],
+            // Blocks are carved from the start of the mapping: the region to register is
+            // exactly the `region_size` bytes they cover.
+            regions: [arena],
             backing,
         }))
     }
