@@ -44,7 +44,8 @@ impl BufIndex {
         Self { pool, index, class }
     }
 
-    /// The buffer's position in its pool (or tier), `0..capacity`.
+    /// The buffer's position in its pool (or tier), `0..capacity`; for a buddy allocator's
+    /// block, its offset in minimum blocks (as [`Buf::index`](crate::Buf::index)).
     ///
     /// # Examples
     ///
