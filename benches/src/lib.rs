@@ -4,6 +4,7 @@
 //! Only ratios from one run mean anything: absolute figures on shared machines move by tens of
 //! percent between runs.
 
+pub mod buddy;
 pub mod bytes;
 pub mod peer_pools;
 pub mod pool;

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use iobuf_benches::{Settings, pool, queue, uring};
+use iobuf_benches::{Settings, buddy, pool, queue, uring};
 
-const USAGE: &str = "usage: scaling <queue|pool|uring|bytes|all> [--quick] [--threads N]";
+const USAGE: &str = "usage: scaling <queue|pool|uring|bytes|buddy|all> [--quick] [--threads N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,11 +30,13 @@ fn main() -> ExitCode {
         "pool" => print!("{}", pool::run(&settings)),
         "uring" => print!("{}", uring::run(&settings)),
         "bytes" => println!("{}", iobuf_benches::bytes::run(&settings)),
+        "buddy" => print!("{}", buddy::run(&settings)),
         "all" => {
             print!("{}", queue::run(&settings));
             print!("{}", pool::run(&settings));
             print!("{}", uring::run(&settings));
             println!("{}", iobuf_benches::bytes::run(&settings));
+            print!("{}", buddy::run(&settings));
         }
         other => {
             eprintln!("unknown workload `{other}`\n{USAGE}");

@@ -1,13 +1,18 @@
-//! The owning buffer handle.
+//! The owning buffer handle, for every pool type: a tiered pool's or arena's buffer, or a
+//! buddy allocator's block.
 //!
 //! # Safety
 //!
 //! This module owns the claim that a [`Buf`] is the only way to reach its buffer's bytes: the
-//! free list hands each index to one owner at a time (architecture invariant 2), the handle is
-//! neither `Clone` nor `Copy`, and it gives the index back exactly once — in `Drop`, or never
-//! when turned into a raw pointer or an index that then carries the ownership. The memory and
-//! the core stay alive while the handle lives because the handle holds one count of the core's
-//! `out_refs` (see `core`), which keeps the core's self-reference alive.
+//! free list (or the buddy allocator) hands each buffer to one owner at a time (architecture
+//! invariant 2), the handle is neither `Clone` nor `Copy`, and it gives the buffer back exactly
+//! once — in `Drop`, or never when turned into a raw pointer or an index that then carries the
+//! ownership. The memory and the owner stay alive while the handle lives because the handle
+//! holds a count: for a pool, one count of the core's `out_refs` (see `core`), which keeps the
+//! core's self-reference alive; for a buddy block (`at` has [`BUDDY`] set), one strong count
+//! of the `Arc<BuddyCore>` whose pointer `owner` is. An index made by `into_index` carries that
+//! count on, and the handle that takes the index back (after the owner checked and cleared the
+//! index's mark) takes the count over.
 #![allow(unsafe_code)] // reason: slices over owned pool memory; raw hand-over (see module docs).
 
 use core::fmt;
@@ -15,10 +20,14 @@ use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
-use crate::Tier;
+use crate::buddy::BuddyCore;
 use crate::core::PoolCore;
 use crate::index::BufIndex;
 use crate::sync::Arc;
+use crate::{PoolError, Tier};
+
+/// Set in `at` for a buddy block; a pool's `at` (class below 256) never has it.
+const BUDDY: u64 = 1 << 63;
 
 /// A buffer from a pool: owns its bytes until dropped, then returns itself to its pool — from
 /// any thread.
@@ -28,9 +37,9 @@ use crate::sync::Arc;
 /// zeroed when mapped). A separate *filled length* records how much of it holds data, for I/O
 /// results.
 ///
-/// The same handle type comes from a [`BufferPool`](crate::BufferPool) and from every tier of an
-/// [`Arena`](crate::Arena), so code that passes buffers around need not know which pool is
-/// behind them.
+/// The same handle type comes from a [`BufferPool`](crate::BufferPool), from every tier of an
+/// [`Arena`](crate::Arena) and from a [`BuddyAllocator`](crate::BuddyAllocator), so code that
+/// passes buffers around (or registers them with the kernel) need not know what is behind them.
 ///
 /// # Examples
 ///
@@ -48,15 +57,23 @@ use crate::sync::Arc;
 /// # Ok::<(), iobuf_pool::PoolError>(())
 /// ```
 pub struct Buf {
-    /// The core, kept alive by the count this handle holds (see the module docs).
-    core: NonNull<PoolCore>,
+    /// The owner — a `PoolCore`, or a `BuddyCore` when `at` has `BUDDY` set — kept alive by
+    /// the count this handle holds (see the module docs).
+    owner: NonNull<()>,
     ptr: NonNull<u8>,
     capacity: usize,
     filled: usize,
-    /// Index and class packed in one word (`class << 32 | index`): written and read whole, so
-    /// moving a handle never loads a word that was stored in pieces (a store-forwarding stall
-    /// that once cost half of an uncontended get).
+    /// Index and class packed in one word (`class << 32 | index`; a buddy block's is
+    /// `BUDDY | order << 32 | unit`): written and read whole, so moving a handle never loads a
+    /// word that was stored in pieces (a store-forwarding stall that once cost half of an
+    /// uncontended get). The pool's drop tests one bit of it, already in a register.
     at: u64,
+}
+
+/// Who a handle goes back to.
+enum Owner<'a> {
+    Pool(&'a PoolCore),
+    Buddy(&'a BuddyCore),
 }
 
 // SAFETY: the handle owns its bytes exclusively (module docs); moving it to another thread moves
@@ -73,29 +90,74 @@ impl Buf {
         let size_class = &core.classes[class];
         let ptr = size_class.ptr(index);
         let capacity = size_class.buffer_size;
-        let core = NonNull::from(&**core);
+        let owner = NonNull::from(&**core).cast();
         let at = (class as u64) << 32 | u64::from(index);
-        Self { core, ptr, capacity, filled: 0, at }
+        Self { owner, ptr, capacity, filled: 0, at }
     }
 
-    /// The core this buffer belongs to.
+    /// A handle for the block of `order` starting at `unit`, which the caller took from the
+    /// allocator; `core` is the strong count the handle holds from now on.
+    #[inline]
+    pub(crate) fn buddy(core: Arc<BuddyCore>, order: u32, unit: u32) -> Self {
+        let ptr = core.ptr(unit);
+        let owner = NonNull::from(&*core).cast();
+        // The count goes with the handle, as a raw pointer, until `drop_buddy` takes it back.
+        let _counted = Arc::into_raw(core);
+        let at = BUDDY | u64::from(order) << 32 | u64::from(unit);
+        Self { owner, ptr, capacity: 1 << order, filled: 0, at }
+    }
+
+    /// Turns a buddy block that is out as an index back into a handle, which takes over the
+    /// strong count the index carries.
+    pub(crate) fn buddy_from_index(
+        core: &Arc<BuddyCore>,
+        index: BufIndex,
+    ) -> Result<Self, PoolError> {
+        // Checks the index is out and clears its mark: from here the count is ours.
+        let (order, unit) = core.mark_in(index)?;
+        let owner = NonNull::from(&**core).cast();
+        let at = BUDDY | u64::from(order) << 32 | u64::from(unit);
+        Ok(Self { owner, ptr: core.ptr(unit), capacity: 1 << order, filled: 0, at })
+    }
+
+    #[inline(always)]
+    fn is_buddy(&self) -> bool {
+        self.at & BUDDY != 0
+    }
+
+    /// The pool core this buffer belongs to; only for a pool's buffer.
     #[inline(always)]
     fn core(&self) -> &PoolCore {
-        // SAFETY: the count this handle holds keeps the core alive (module docs).
-        unsafe { self.core.as_ref() }
+        debug_assert!(!self.is_buddy());
+        // SAFETY: a pool's buffer points at its `PoolCore`, which the count this handle holds
+        // keeps alive (module docs).
+        unsafe { self.owner.cast::<PoolCore>().as_ref() }
+    }
+
+    /// The owner, by kind.
+    #[inline]
+    fn owner(&self) -> Owner<'_> {
+        if self.is_buddy() {
+            // SAFETY: a buddy block points at its `BuddyCore`, kept alive by the strong count
+            // this handle holds (module docs).
+            Owner::Buddy(unsafe { self.owner.cast::<BuddyCore>().as_ref() })
+        } else {
+            Owner::Pool(self.core())
+        }
     }
 
     /// The core as an `Arc`, without touching its strong count, for paths that register thread
     /// caches. Must not be dropped (it is `ManuallyDrop`) nor outlive `self`.
     #[inline(always)]
     fn core_arc(&self) -> ManuallyDrop<Arc<PoolCore>> {
-        // SAFETY: `self.core` is the pointer of an `Arc<PoolCore>` (from `Arc`'s deref in
+        // SAFETY: a pool's `owner` is the pointer of an `Arc<PoolCore>` (from `Arc`'s deref in
         // `new`) whose allocation the held count keeps alive; ManuallyDrop leaves the strong
         // count as it was.
-        ManuallyDrop::new(unsafe { Arc::from_raw(self.core.as_ptr().cast_const()) })
+        ManuallyDrop::new(unsafe { Arc::from_raw(self.owner.cast::<PoolCore>().as_ptr()) })
     }
 
-    /// The buffer's index in its pool (or tier): what io_uring and index-level code use.
+    /// The buffer's index in its pool (or tier): what index-level code uses. For a buddy
+    /// block, its offset from the region's start in minimum blocks (`offset / min_block`).
     ///
     /// # Examples
     ///
@@ -108,13 +170,20 @@ impl Buf {
         self.at as u32
     }
 
-    /// The size class (arena tier) within the pool.
+    /// The size class (arena tier) within the pool; only for a pool's buffer.
     #[inline(always)]
     fn class(&self) -> usize {
         (self.at >> 32) as usize
     }
 
-    /// The buffer's size in bytes.
+    /// A buddy block's order (`log2` of its size).
+    #[inline(always)]
+    fn order(&self) -> u32 {
+        (self.at >> 32) as u32 & 0xFF
+    }
+
+    /// The buffer's size in bytes; for a buddy block, the block's size (the request rounded
+    /// up to a power of two, at least the minimum block).
     ///
     /// # Examples
     ///
@@ -127,18 +196,23 @@ impl Buf {
         self.capacity
     }
 
-    /// The tier of the buffer, when its pool is tiered.
+    /// The tier of the buffer, when its pool is tiered (`None` for a buddy block).
     ///
     /// # Examples
     ///
     /// ```
-    /// use iobuf_pool::{BufferPool, Tier};
+    /// use iobuf_pool::{BuddyAllocator, BufferPool, Tier};
     /// let pool = BufferPool::small(2)?;
     /// assert_eq!(pool.try_get()?.tier(), Some(Tier::Small));
+    /// let buddy = BuddyAllocator::builder().region_size(1 << 20).build()?;
+    /// assert_eq!(buddy.try_alloc(2048)?.tier(), None);
     /// # Ok::<(), iobuf_pool::PoolError>(())
     /// ```
     pub fn tier(&self) -> Option<Tier> {
-        self.core().classes[self.class()].tier
+        match self.owner() {
+            Owner::Pool(core) => core.classes[self.class()].tier,
+            Owner::Buddy(_) => None,
+        }
     }
 
     /// Bytes of valid data (set by I/O completions or [`set_filled`](Self::set_filled)).
@@ -217,10 +291,11 @@ impl Buf {
 
     /// Gives up the handle without returning the buffer, for handing it to the kernel or across
     /// an FFI boundary. The buffer stays out of the pool (and the pool's memory stays alive)
-    /// until [`BufferPool::buf_from_raw`](crate::BufferPool::buf_from_raw) or
-    /// [`Arena::buf_from_raw`](crate::Arena::buf_from_raw) takes it back; never calling it leaks
-    /// the buffer and keeps the pool's memory mapped. It costs one atomic mark, so a second
-    /// `buf_from_raw` of the same pointer is refused.
+    /// until [`BufferPool::buf_from_raw`](crate::BufferPool::buf_from_raw),
+    /// [`Arena::buf_from_raw`](crate::Arena::buf_from_raw) or
+    /// [`BuddyAllocator::buf_from_raw`](crate::BuddyAllocator::buf_from_raw) takes it back;
+    /// never calling it leaks the buffer and keeps the pool's memory mapped. It costs one
+    /// atomic mark, so a second `buf_from_raw` of the same pointer is refused.
     ///
     /// The filled length is not kept.
     ///
@@ -244,8 +319,10 @@ impl Buf {
 
     /// Moves the buffer into the index-level world: the buffer stays out of the pool, owned by
     /// whoever holds the returned [`BufIndex`], until
-    /// [`BufferPool::put_index`](crate::BufferPool::put_index) (or `Arena::put_index`) or
-    /// [`BufferPool::buf_from_index`](crate::BufferPool::buf_from_index).
+    /// [`BufferPool::put_index`](crate::BufferPool::put_index) (or `Arena::put_index`,
+    /// [`BuddyAllocator::put_index`](crate::BuddyAllocator::put_index)) or
+    /// [`BufferPool::buf_from_index`](crate::BufferPool::buf_from_index) (or the arena's or
+    /// allocator's).
     ///
     /// # Examples
     ///
@@ -259,12 +336,33 @@ impl Buf {
     pub fn into_index(self) -> BufIndex {
         let this = ManuallyDrop::new(self);
         // The count moves to the index; the handle is forgotten without giving it back.
-        this.core().mark_out(this.class(), this.index())
+        match this.owner() {
+            Owner::Pool(core) => core.mark_out(this.class(), this.index()),
+            Owner::Buddy(core) => core.mark_out(this.order(), this.index()),
+        }
     }
 
-    /// The id of the pool the buffer belongs to.
+    /// The id of the pool (or buddy allocator) the buffer belongs to.
     pub(crate) fn pool_id(&self) -> u64 {
-        self.core().id
+        match self.owner() {
+            Owner::Pool(core) => core.id,
+            Owner::Buddy(core) => core.shape.id,
+        }
+    }
+
+    /// Gives a buddy block back, then the strong count: the last use of the core.
+    #[inline(never)]
+    fn drop_buddy(&mut self) {
+        // SAFETY: a buddy block's `owner` is the pointer of an `Arc<BuddyCore>` whose strong
+        // count this handle holds (`buddy` / `buddy_from_index`); the handle is being dropped,
+        // so the count is given up exactly once, here.
+        let core = unsafe { Arc::from_raw(self.owner.cast::<BuddyCore>().as_ptr().cast_const()) };
+        if core.shape.zero_on_return {
+            // SAFETY: the handle still owns the block's bytes; nothing else can observe them.
+            unsafe { self.ptr.as_ptr().write_bytes(0, self.capacity) };
+        }
+        core.give(self.order(), self.index());
+        // `core` drops here, after the block went back: the memory may go with it.
     }
 }
 
@@ -302,6 +400,10 @@ impl AsMut<[u8]> for Buf {
 impl Drop for Buf {
     #[inline]
     fn drop(&mut self) {
+        if self.is_buddy() {
+            self.drop_buddy();
+            return;
+        }
         if self.core().zero_on_return {
             // SAFETY: the handle still owns the bytes; nothing else can observe the write.
             unsafe { self.ptr.as_ptr().write_bytes(0, self.capacity) };
@@ -314,7 +416,7 @@ impl Drop for Buf {
 impl fmt::Debug for Buf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Buf")
-            .field("pool", &self.core().id)
+            .field("pool", &self.pool_id())
             .field("index", &self.index())
             .field("ptr", &self.ptr)
             .field("capacity", &self.capacity)

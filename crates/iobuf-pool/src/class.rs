@@ -142,7 +142,7 @@ impl SizeClass {
     #[cold]
     #[inline(never)]
     pub(crate) fn serve_waiters(&self) -> usize {
-        self.waiters.serve(|| self.take_uncached())
+        self.waiters.serve(|_| self.take_uncached())
     }
 
     /// A snapshot of the class's counters.

@@ -32,6 +32,12 @@ pub(crate) const MAX_CAPACITY: usize = 1 << 31;
 /// Source of process-unique pool ids (never reused, so a stale index cannot match a new pool).
 static NEXT_POOL_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// A process-unique id for a new pool, arena or buddy allocator (one sequence for all, so an
+/// index of one can never be taken for another's).
+pub(crate) fn next_pool_id() -> u64 {
+    NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A pool's memory and its size classes.
 pub(crate) struct PoolCore {
     pub(crate) id: u64,
@@ -139,7 +145,7 @@ impl PoolCore {
             total,
             backing.page_size(),
         );
-        let id = NEXT_POOL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = next_pool_id();
         let core = Arc::new(Self {
             id,
             classes,
@@ -268,7 +274,7 @@ impl PoolCore {
                 }
                 size_class.counters.exhausted.fetch_add(1, Ordering::Relaxed);
                 size_class.counters.waits.fetch_add(1, Ordering::Relaxed);
-                let waiter = size_class.waiters.register(cx.waker().clone());
+                let waiter = size_class.waiters.register(0, cx.waker().clone());
                 // Pairs with the light barrier of every put (see `wait`): a put that published
                 // before our registration was visible is found by this serve.
                 barrier::heavy();
@@ -340,18 +346,18 @@ impl PoolCore {
 }
 
 #[cfg(not(iobuf_loom))]
-fn park_timeout(timeout: std::time::Duration) {
+pub(crate) fn park_timeout(timeout: std::time::Duration) {
     std::thread::park_timeout(timeout);
 }
 
 /// loom has no time: a timed park is a park (models never rely on timing out).
 #[cfg(iobuf_loom)]
-fn park_timeout(_timeout: std::time::Duration) {
+pub(crate) fn park_timeout(_timeout: std::time::Duration) {
     loom::thread::park();
 }
 
 /// Wakes a parked getter.
-struct ThreadWaker(sync::thread::Thread);
+pub(crate) struct ThreadWaker(pub(crate) sync::thread::Thread);
 
 impl Wake for ThreadWaker {
     fn wake(self: std::sync::Arc<Self>) {

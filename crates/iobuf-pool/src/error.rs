@@ -25,7 +25,8 @@ pub enum PoolError {
     Exhausted,
     /// A timed wait ended without a buffer.
     Timeout,
-    /// A size above the largest tier (128 MiB) or the largest size an arena holds.
+    /// A size above the largest tier (128 MiB), the largest size an arena holds, or a buddy
+    /// allocator's largest block.
     TooLarge {
         /// The size asked for.
         size: usize,
@@ -65,7 +66,106 @@ pub enum PoolError {
     },
     /// An index or handle that belongs to another pool (or another tier of an arena).
     ForeignIndex,
+    /// A buddy allocator configuration that cannot be built.
+    BuddyConfig(BuddyConfigError),
 }
+
+/// Why a [`BuddyAllocator`](crate::BuddyAllocator) configuration was refused.
+///
+/// # Examples
+///
+/// ```
+/// use iobuf_pool::{BuddyAllocator, BuddyConfigError, PoolError};
+///
+/// let err = BuddyAllocator::builder().region_size(3 << 20).max_block(2 << 20).build().unwrap_err();
+/// assert_eq!(
+///     err,
+///     PoolError::BuddyConfig(BuddyConfigError::RegionNotMultiple {
+///         region_size: 3 << 20,
+///         max_block: 2 << 20
+///     })
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuddyConfigError {
+    /// The minimum block is not a power of two.
+    MinBlockNotPowerOfTwo {
+        /// The size asked for.
+        min_block: usize,
+    },
+    /// The maximum block is not a power of two.
+    MaxBlockNotPowerOfTwo {
+        /// The size asked for.
+        max_block: usize,
+    },
+    /// The minimum block is below the smallest supported (512 B).
+    MinBlockTooSmall {
+        /// The size asked for.
+        min_block: usize,
+        /// The smallest minimum block.
+        floor: usize,
+    },
+    /// The minimum block is larger than the maximum block.
+    MinAboveMax {
+        /// The minimum block asked for.
+        min_block: usize,
+        /// The maximum block asked for.
+        max_block: usize,
+    },
+    /// The region size is not a whole number of maximum blocks (or, with no maximum block
+    /// set, not even of minimum blocks).
+    RegionNotMultiple {
+        /// The region size asked for.
+        region_size: usize,
+        /// The block size it must be a multiple of.
+        max_block: usize,
+    },
+    /// More minimum blocks than a region may hold (2³¹: a block index is a `u32`).
+    TooManyBlocks {
+        /// Minimum blocks in the region asked for.
+        blocks: usize,
+        /// The most minimum blocks a region may hold.
+        max: usize,
+    },
+    /// A per-size cache deeper than the largest supported.
+    CacheDepth {
+        /// The depth asked for.
+        requested: usize,
+        /// The deepest cache.
+        max: usize,
+    },
+}
+
+impl fmt::Display for BuddyConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::MinBlockNotPowerOfTwo { min_block } => {
+                write!(f, "minimum block {min_block} is not a power of two")
+            }
+            Self::MaxBlockNotPowerOfTwo { max_block } => {
+                write!(f, "maximum block {max_block} is not a power of two")
+            }
+            Self::MinBlockTooSmall { min_block, floor } => {
+                write!(f, "minimum block {min_block} is below {floor} B")
+            }
+            Self::MinAboveMax { min_block, max_block } => {
+                write!(f, "minimum block {min_block} exceeds maximum block {max_block}")
+            }
+            Self::RegionNotMultiple { region_size, max_block } => {
+                write!(f, "region size {region_size} is not a positive multiple of {max_block}")
+            }
+            Self::TooManyBlocks { blocks, max } => {
+                write!(f, "{blocks} minimum blocks exceed the maximum {max}")
+            }
+            Self::CacheDepth { requested, max } => {
+                write!(f, "cache depth {requested} exceeds the maximum {max}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuddyConfigError {}
 
 impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -90,6 +190,7 @@ impl fmt::Display for PoolError {
                 write!(f, "index {index} out of range for capacity {capacity}")
             }
             Self::ForeignIndex => f.write_str("index or handle belongs to another pool"),
+            Self::BuddyConfig(err) => write!(f, "buddy allocator configuration: {err}"),
         }
     }
 }
@@ -98,6 +199,7 @@ impl std::error::Error for PoolError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Memory(err) => Some(err),
+            Self::BuddyConfig(err) => Some(err),
             _ => None,
         }
     }

@@ -44,7 +44,8 @@ impl BufIndex {
         Self { pool, index, class }
     }
 
-    /// The buffer's position in its pool (or tier), `0..capacity`.
+    /// The buffer's position in its pool (or tier), `0..capacity`; for a buddy allocator's
+    /// block, its offset in minimum blocks (as [`Buf::index`](crate::Buf::index)).
     ///
     /// # Examples
     ///
@@ -59,6 +60,11 @@ impl BufIndex {
 
     pub(crate) fn class(&self) -> usize {
         usize::from(self.class)
+    }
+
+    /// The id of the pool (or buddy allocator) the index belongs to.
+    pub(crate) fn pool(&self) -> u64 {
+        self.pool
     }
 }
 

@@ -16,6 +16,9 @@
 //! - Index-level access ([`BufIndex`], [`IndirectPool`]) with every bad put refused.
 //! - [`Arena`]: several tiers in ONE region (one registration covers all), with an
 //!   [`OnEmpty`] policy.
+//! - [`BuddyAllocator`]: buffers of varying sizes (powers of two from a minimum to a maximum
+//!   block) split from and coalesced back into ONE region, a lock-free cache per common size in
+//!   front; the same [`Buf`] handle.
 //! - [`MemoryRegions`]: every pool lists the memory behind it, for io_uring, RDMA or DPDK.
 //! - [`ClassStats`]: capacity, available, in use, high-water mark, exhaustions, waits.
 //!
@@ -53,6 +56,7 @@ compile_error!("iobuf-pool needs a 64-bit target");
 mod acquire;
 mod arena;
 mod barrier;
+mod buddy;
 mod buf;
 mod cache;
 mod class;
@@ -69,8 +73,9 @@ mod wait;
 
 pub use acquire::Acquire;
 pub use arena::{Arena, ArenaBuilder, OnEmpty};
+pub use buddy::{BuddyAcquire, BuddyAllocator, BuddyBuilder, BuddyStats, OrderStats};
 pub use buf::Buf;
-pub use error::PoolError;
+pub use error::{BuddyConfigError, PoolError};
 pub use index::BufIndex;
 pub use memory::{MemoryOptions, MemoryRegion, MemoryRegions};
 pub use pool::{BufferPool, PoolBuilder};

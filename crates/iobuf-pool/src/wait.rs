@@ -6,6 +6,14 @@
 //! waiters at the front, in order, and wakes them; so wake-ups are FIFO and a woken waiter
 //! already owns its buffer (no thundering herd, no barging past it).
 //!
+//! Each waiter says what it waits for (`want`): 0 for a pool's class (every index fits), the
+//! block order for the buddy allocator. Wants are ordered — when nothing can be had for `w`,
+//! nothing can for a larger one — so a serve passes over a waiter whose want is at least one
+//! that already found nothing, and serves the smaller ones behind it: FIFO among the waiters
+//! that can be served. (Holding them all behind the front one would turn a thread that holds
+//! small blocks while it waits for another small one into a deadlock with a large request.)
+//! For a pool, the first waiter that finds nothing ends the serve.
+//!
 //! A waiter that gives up (a dropped future, a timed-out get) removes itself; if it was granted
 //! an index in the meantime, it puts that index back, which serves the next waiter: no wake-up
 //! and no buffer is lost.
@@ -23,6 +31,8 @@ pub(crate) struct Waiter {
     /// The index handed to this waiter, or `NOT_GRANTED`.
     granted: AtomicU64,
     waker: Mutex<Option<Waker>>,
+    /// What the waiter waits for, passed to the serve's `take_free` (see the module docs).
+    want: u8,
 }
 
 impl Waiter {
@@ -50,12 +60,13 @@ impl WaitQueue {
         self.count.load(Ordering::Relaxed) != 0
     }
 
-    /// Queues a new waiter at the back. The caller must then issue a heavy barrier and
-    /// [`serve`](Self::serve) the queue, so an index published meanwhile is not missed.
-    pub(crate) fn register(&self, waker: Waker) -> Arc<Waiter> {
+    /// Queues a new waiter for `want` at the back. The caller must then issue a heavy barrier
+    /// and [`serve`](Self::serve) the queue, so an index published meanwhile is not missed.
+    pub(crate) fn register(&self, want: u8, waker: Waker) -> Arc<Waiter> {
         let waiter = Arc::new(Waiter {
             granted: AtomicU64::new(NOT_GRANTED),
             waker: Mutex::new(Some(waker)),
+            want,
         });
         let mut queue = sync::lock(&self.queue);
         queue.push_back(waiter.clone());
@@ -63,19 +74,32 @@ impl WaitQueue {
         waiter
     }
 
-    /// Hands indices from `take_free` to waiters, front first, until one of them runs out.
-    /// Returns how many waiters were served.
-    pub(crate) fn serve(&self, mut take_free: impl FnMut() -> Option<u32>) -> usize {
+    /// Hands indices from `take_free(want)` to waiters, front first, passing over those that
+    /// want at least as much as one that found nothing (see the module docs). Returns how many
+    /// waiters were served.
+    pub(crate) fn serve(&self, mut take_free: impl FnMut(u8) -> Option<u32>) -> usize {
         let mut wakers = Vec::new();
         {
             let mut queue = sync::lock(&self.queue);
-            while let Some(front) = queue.front() {
-                let Some(index) = take_free() else { break };
-                front.granted.store(u64::from(index), Ordering::Release);
-                if let Some(waker) = sync::lock(&front.waker).take() {
+            // The smallest want that found nothing (256: none yet).
+            let mut failed = 256u16;
+            let mut at = 0;
+            while failed > 0 && at < queue.len() {
+                let waiter = &queue[at];
+                if u16::from(waiter.want) >= failed {
+                    at += 1;
+                    continue;
+                }
+                let Some(index) = take_free(waiter.want) else {
+                    failed = u16::from(waiter.want);
+                    at += 1;
+                    continue;
+                };
+                waiter.granted.store(u64::from(index), Ordering::Release);
+                if let Some(waker) = sync::lock(&waiter.waker).take() {
                     wakers.push(waker);
                 }
-                queue.pop_front();
+                queue.remove(at);
                 self.count.fetch_sub(1, Ordering::Relaxed);
             }
         }

@@ -57,9 +57,10 @@ fn churn(cache: usize, hold: usize) {
     let ownership = Ownership::new(capacity.max(1));
     let rounds = common::scaled(1_000_000 / hold) as u64;
     thread::scope(|scope| {
+        let mut workers = Vec::new();
         for t in 0..threads as u64 {
             let (pool, ownership) = (&pool, &ownership);
-            scope.spawn(move || {
+            workers.push(scope.spawn(move || {
                 let mut held = Vec::with_capacity(hold);
                 for round in 0..rounds {
                     let owner = t << 32 | round;
@@ -71,8 +72,9 @@ fn churn(cache: usize, hold: usize) {
                         ownership.give(buf, owner);
                     }
                 }
-            });
+            }));
         }
+        common::join_all(workers);
     });
     assert_eq!(ownership.takes.load(Ordering::Relaxed), threads as u64 * rounds * hold as u64);
     let stats = pool.stats();
@@ -104,21 +106,23 @@ fn cross_thread_returns_with_blocking_gets() {
     let ownership = Ownership::new(pool.capacity());
     let per_producer = common::scaled(300_000) as u64;
     thread::scope(|scope| {
+        let mut workers = Vec::new();
         for p in 0..pairs as u64 {
             let (tx, rx) = mpsc::sync_channel::<(Buf, u64)>(64);
             let (pool, ownership) = (&pool, &ownership);
-            scope.spawn(move || {
+            workers.push(scope.spawn(move || {
                 for n in 0..per_producer {
                     let owner = p << 32 | n;
                     tx.send((ownership.take(pool.get(), owner), owner)).unwrap();
                 }
-            });
-            scope.spawn(move || {
+            }));
+            workers.push(scope.spawn(move || {
                 for (buf, owner) in rx {
                     ownership.give(buf, owner);
                 }
-            });
+            }));
         }
+        common::join_all(workers);
     });
     assert_eq!(ownership.takes.load(Ordering::Relaxed), pairs as u64 * per_producer);
     assert_eq!(pool.stats().available, pool.capacity());
@@ -133,9 +137,10 @@ fn async_and_blocking_waiters_under_contention() {
     let ownership = Ownership::new(2);
     let per_thread = common::scaled(20_000) as u64;
     thread::scope(|scope| {
+        let mut workers = Vec::new();
         for t in 0..threads() as u64 {
             let (pool, ownership) = (&pool, &ownership);
-            scope.spawn(move || {
+            workers.push(scope.spawn(move || {
                 for n in 0..per_thread {
                     let owner = t << 32 | n;
                     let buf = if t % 2 == 0 {
@@ -157,8 +162,9 @@ fn async_and_blocking_waiters_under_contention() {
                     };
                     ownership.give(ownership.take(buf, owner), owner);
                 }
-            });
+            }));
         }
+        common::join_all(workers);
     });
     assert_eq!(pool.stats().available, 2);
 }

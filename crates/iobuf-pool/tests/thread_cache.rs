@@ -1,5 +1,7 @@
 //! Per-thread caches: flushed on thread exit, drained before exhaustion, cheap foreign returns.
 
+mod common;
+
 use std::sync::{Barrier, mpsc};
 use std::thread;
 
@@ -35,7 +37,7 @@ fn other_threads_caches_are_drained_before_exhaustion() {
     let (release_tx, release_rx) = mpsc::channel::<()>();
     thread::scope(|scope| {
         let (pool, parked) = (&pool, &parked);
-        scope.spawn(move || {
+        let worker = scope.spawn(move || {
             let bufs: Vec<_> = (0..8).map(|_| pool.try_get().unwrap()).collect();
             drop(bufs); // parked in this live thread's cache
             parked.wait();
@@ -47,6 +49,7 @@ fn other_threads_caches_are_drained_before_exhaustion() {
         assert_eq!(pool.try_get().unwrap_err(), PoolError::Exhausted);
         drop(taken);
         release_tx.send(()).unwrap();
+        common::join_all([worker]);
     });
 }
 
@@ -57,7 +60,7 @@ fn reactor_gets_and_worker_returns() {
     let pool = cached_pool(64, 16);
     let (tx, rx) = mpsc::sync_channel(32);
     thread::scope(|scope| {
-        scope.spawn(|| {
+        let reactor = scope.spawn(|| {
             let mut seen = 0u64;
             for buf in rx {
                 let buf: iobuf_pool::Buf = buf;
@@ -71,6 +74,7 @@ fn reactor_gets_and_worker_returns() {
             tx.send(buf).unwrap();
         }
         drop(tx);
+        common::join_all([reactor]);
     });
     assert_eq!(pool.stats().available, 64);
     let all: Vec<_> = (0..64).map(|_| pool.try_get().unwrap()).collect();
@@ -86,7 +90,7 @@ fn a_waiter_is_served_from_an_idle_thread_s_cache() {
     let (release_tx, release_rx) = mpsc::channel::<()>();
     thread::scope(|scope| {
         let (pool, parked) = (&pool, &parked);
-        scope.spawn(move || {
+        let worker = scope.spawn(move || {
             let bufs: Vec<_> = (0..4).map(|_| pool.try_get().unwrap()).collect();
             drop(bufs);
             parked.wait();
@@ -97,5 +101,6 @@ fn a_waiter_is_served_from_an_idle_thread_s_cache() {
         let got: Vec<_> = (0..4).map(|_| pool.get()).collect();
         assert_eq!(got.len(), 4);
         release_tx.send(()).unwrap();
+        common::join_all([worker]);
     });
 }

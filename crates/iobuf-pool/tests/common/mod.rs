@@ -10,6 +10,15 @@ pub(crate) fn stress_scale() -> f64 {
     std::env::var("IOBUF_STRESS_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0)
 }
 
+/// Joins every scoped thread explicitly and returns their results: ThreadSanitizer sees
+/// `pthread_join`, but not the end of `thread::scope`, which waits through atomics inside the
+/// uninstrumented std (so memory freed after the scope would look raced).
+pub(crate) fn join_all<'scope, T>(
+    workers: impl IntoIterator<Item = std::thread::ScopedJoinHandle<'scope, T>>,
+) -> Vec<T> {
+    workers.into_iter().map(|worker| worker.join().expect("worker thread panicked")).collect()
+}
+
 /// `base` scaled, at least 1.
 pub(crate) fn scaled(base: usize) -> usize {
     ((base as f64 * stress_scale()) as usize).max(1)
