@@ -13,7 +13,7 @@ use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use iobuf_pool::{Arena, Buf, BufferPool, MemoryRegion, PoolError};
+use iobuf_pool::{Arena, BuddyAllocator, Buf, BufferPool, MemoryRegion, PoolError};
 
 use crate::{IoBuf, RegisterMemory, RegisterOptions, Registration, Ring, Span, UringError};
 
@@ -37,6 +37,15 @@ unsafe impl RegisterMemory for Arena {
         // Tiers of different strides share the region: chunks are cut every 1 GiB (the
         // largest tier, 128 MiB, divides it), and a buffer of an odd-sized tier that would
         // straddle a cut is served unregistered.
+        self.regions().iter().map(span_of).collect()
+    }
+}
+
+// SAFETY: as for BufferPool: a buddy allocator's one region lives as long as any clone or block.
+unsafe impl RegisterMemory for BuddyAllocator {
+    fn spans(&self) -> Vec<Span> {
+        // Blocks are at most 1 GiB and aligned to their size from the region's start, so chunks
+        // cut every 1 GiB never split one.
         self.regions().iter().map(span_of).collect()
     }
 }

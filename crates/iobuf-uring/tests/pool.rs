@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{TempFile, features, pattern, require};
-use iobuf_pool::{Arena, Buf, BufferPool, Tier};
+use iobuf_pool::{Arena, BuddyAllocator, Buf, BufferPool, Tier};
 use iobuf_uring::ops::{Read, Write};
 use iobuf_uring::{IoBuf, RegisterOptions, RegisteredBuf, RegisteredPool, Ring};
 
@@ -226,6 +226,26 @@ fn an_arena_registers_as_one_region_for_every_tier() {
         let (result, buf) = ring.wait().unwrap().into_buf().unwrap();
         assert_eq!(result.unwrap(), size);
         assert_eq!(buf.filled_slice(), &pattern(size)[..]);
+    }
+}
+
+#[test]
+fn a_buddy_allocator_registers_and_reads_with_fixed_buffers() {
+    if !sparse("a_buddy_allocator_registers_and_reads_with_fixed_buffers") {
+        return;
+    }
+    let buddy = BuddyAllocator::builder().region_size(1 << 20).build().unwrap();
+    let mut ring = Ring::<RegisteredBuf>::new(8).unwrap();
+    let registration = ring.register(buddy.clone(), RegisterOptions::new()).unwrap();
+    let file = TempFile::with_pattern("buddy", 64 * 1024);
+    for size in [4096, 20_000, 64 * 1024] {
+        let buf = registration.stamp(buddy.try_alloc(size).unwrap());
+        assert_eq!(buf.buf_index(), Some(registration.slots().start), "{size}-byte block");
+        ring.push(Read::at(&file.file, buf, 0)).unwrap();
+        let (result, buf) = ring.wait().unwrap().into_buf().unwrap();
+        let read = result.unwrap();
+        assert!(read >= size.min(64 * 1024), "read {read} for a {size}-byte block");
+        assert_eq!(buf.filled_slice(), &pattern(64 * 1024)[..read]);
     }
 }
 
