@@ -2,21 +2,14 @@
 //! back to the maximum blocks, every bad input's error, index and raw hand-over, zeroing, and
 //! the shared handle type.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use iobuf_pool::{BuddyAllocator, BuddyConfigError, Buf, BufferPool, PoolError, Tier};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
-
-fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
-}
 
 /// A request size weighted toward small: 1 B to `max`, each doubling half as likely.
 fn weighted_size(next: &mut impl FnMut() -> u64, max: usize) -> usize {
@@ -48,7 +41,7 @@ fn random_sequences_agree_with_a_model() {
             .unwrap();
         let region = buddy.regions()[0];
         let base = region.as_ptr() as usize;
-        let mut next = xorshift(0x5EED_0000 + cache_depth as u64);
+        let mut next = common::xorshift(0x5EED_0000 + cache_depth as u64);
         // Live blocks by offset: (buffer, stamp written into it).
         let mut live: BTreeMap<usize, (Buf, u64)> = BTreeMap::new();
         let mut live_bytes = 0;

@@ -2,28 +2,20 @@
 //! pointers — and goes when the last one comes back. One binary of its own: it reads
 //! `/proc/self/maps`, which other tests' mappings would disturb.
 
+mod common;
+
 use std::thread;
 
 use iobuf_pool::BuddyAllocator;
-
-/// Whether any mapping of this process covers `address`.
-fn mapped(address: usize) -> bool {
-    std::fs::read_to_string("/proc/self/maps").unwrap().lines().any(|line| {
-        let (lo, hi) = line.split_whitespace().next().unwrap().split_once('-').unwrap();
-        let (lo, hi) =
-            (usize::from_str_radix(lo, 16).unwrap(), usize::from_str_radix(hi, 16).unwrap());
-        (lo..hi).contains(&address)
-    })
-}
 
 #[test]
 fn memory_outlives_the_allocator_and_goes_with_the_last_block() {
     // Plain drop: nothing out, the region goes with the allocator.
     let buddy = BuddyAllocator::builder().region_size(4 << 20).build().unwrap();
     let region = buddy.regions()[0].as_ptr() as usize;
-    assert!(mapped(region));
+    assert!(common::mapped(region));
     drop(buddy);
-    assert!(!mapped(region), "an idle allocator unmaps on drop");
+    assert!(!common::mapped(region), "an idle allocator unmaps on drop");
 
     // Blocks out as handles (one parked in a cache first), as an index and as a raw pointer.
     let buddy = BuddyAllocator::builder().region_size(4 << 20).build().unwrap();
@@ -35,7 +27,7 @@ fn memory_outlives_the_allocator_and_goes_with_the_last_block() {
     let raw = buddy.try_alloc(8192).unwrap().into_raw();
     let (keeper, waiter) = (buddy.clone(), buddy.acquire(4096).unwrap());
     drop((buddy, waiter));
-    assert!(mapped(region), "a clone is alive");
+    assert!(common::mapped(region), "a clone is alive");
     for buf in &mut bufs {
         buf.fill(0xAB); // still valid memory
     }
@@ -45,10 +37,10 @@ fn memory_outlives_the_allocator_and_goes_with_the_last_block() {
     let from_raw = unsafe { keeper.buf_from_raw(raw) }.unwrap();
     bufs.extend([from_index, from_raw]);
     drop(keeper);
-    assert!(mapped(region), "blocks are out: the memory stays");
+    assert!(common::mapped(region), "blocks are out: the memory stays");
     let last = bufs.pop().unwrap();
     thread::spawn(move || drop(bufs)).join().unwrap();
-    assert!(mapped(region), "one block still out");
+    assert!(common::mapped(region), "one block still out");
     drop(last);
-    assert!(!mapped(region), "the last block back frees the allocator");
+    assert!(!common::mapped(region), "the last block back frees the allocator");
 }

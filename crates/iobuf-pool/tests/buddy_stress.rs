@@ -62,15 +62,6 @@ impl Ownership {
     }
 }
 
-fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
-}
-
 fn threads() -> usize {
     2 * thread::available_parallelism().map_or(2, usize::from)
 }
@@ -99,7 +90,7 @@ fn churn(cache_depth: usize) {
             let (inbox, next_thread) = (&inboxes[t], &inboxes[(t + 1) % threads]);
             let (buddy, ownership, exhausted) = (&buddy, &ownership, &exhausted);
             workers.push(scope.spawn(move || {
-                let mut next = xorshift(0xC0FFEE + t as u64);
+                let mut next = common::xorshift(0xC0FFEE + t as u64);
                 let mut held: Vec<(Buf, u64)> = Vec::with_capacity(HOLD);
                 for round in 0..rounds {
                     while let Some((buf, owner)) = inbox.try_pop() {

@@ -2,28 +2,20 @@
 //! comes back. One binary of its own: it reads `/proc/self/maps`, which other tests' mappings
 //! would disturb.
 
+mod common;
+
 use std::thread;
 
 use iobuf_pool::BufferPool;
-
-/// Whether any mapping of this process covers `address`.
-fn mapped(address: usize) -> bool {
-    std::fs::read_to_string("/proc/self/maps").unwrap().lines().any(|line| {
-        let (lo, hi) = line.split_whitespace().next().unwrap().split_once('-').unwrap();
-        let (lo, hi) =
-            (usize::from_str_radix(lo, 16).unwrap(), usize::from_str_radix(hi, 16).unwrap());
-        (lo..hi).contains(&address)
-    })
-}
 
 #[test]
 fn memory_outlives_the_pool_and_goes_with_the_last_buffer() {
     // Plain drop: no buffer out, the region goes with the pool.
     let pool = BufferPool::builder(1 << 20).capacity(4).build().unwrap();
     let region = pool.regions()[0].as_ptr() as usize;
-    assert!(mapped(region));
+    assert!(common::mapped(region));
     drop(pool);
-    assert!(!mapped(region), "an idle pool unmaps on drop");
+    assert!(!common::mapped(region), "an idle pool unmaps on drop");
 
     // Buffers out (some parked in this thread's cache first): the memory stays until the
     // last one is back, from whichever thread.
@@ -32,14 +24,14 @@ fn memory_outlives_the_pool_and_goes_with_the_last_buffer() {
     drop(pool.try_get().unwrap()); // leaves credits and an index in this thread's cache
     let mut bufs: Vec<_> = (0..4).map(|_| pool.try_get().unwrap()).collect();
     drop(pool);
-    assert!(mapped(region), "buffers are out: the memory stays");
+    assert!(common::mapped(region), "buffers are out: the memory stays");
     for buf in &mut bufs {
         buf.fill(0xAB); // still valid memory
     }
     let last = bufs.pop().unwrap();
     let others = thread::spawn(move || drop(bufs));
     others.join().unwrap();
-    assert!(mapped(region), "one buffer still out");
+    assert!(common::mapped(region), "one buffer still out");
     drop(last);
-    assert!(!mapped(region), "the last buffer back frees the pool");
+    assert!(!common::mapped(region), "the last buffer back frees the pool");
 }
