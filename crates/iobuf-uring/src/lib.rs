@@ -84,3 +84,8 @@ pub use ring::{DEFAULT_SHUTDOWN_TIMEOUT, PushError, Ring, RingBuilder};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The workspace README's example (it shows this crate at work), compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct WorkspaceReadmeDoctests;
