@@ -70,6 +70,11 @@ pub struct Buf {
     at: u64,
 }
 
+/// The pointer an `Arc` hands out, with the provenance `Arc::from_raw` needs, type-erased.
+fn arc_ptr<T>(arc: &Arc<T>) -> NonNull<()> {
+    NonNull::new(Arc::as_ptr(arc).cast_mut()).expect("an Arc is never null").cast()
+}
+
 /// Who a handle goes back to.
 enum Owner<'a> {
     Pool(&'a PoolCore),
@@ -90,7 +95,9 @@ impl Buf {
         let size_class = &core.classes[class];
         let ptr = size_class.ptr(index);
         let capacity = size_class.buffer_size;
-        let owner = NonNull::from(&**core).cast();
+        // `Arc::as_ptr`, not a reference: the pointer keeps the provenance of the whole
+        // allocation, which `core_arc` needs to rebuild the `Arc`.
+        let owner = arc_ptr(core);
         let at = (class as u64) << 32 | u64::from(index);
         Self { owner, ptr, capacity, filled: 0, at }
     }
@@ -100,9 +107,9 @@ impl Buf {
     #[inline]
     pub(crate) fn buddy(core: Arc<BuddyCore>, order: u32, unit: u32) -> Self {
         let ptr = core.ptr(unit);
-        let owner = NonNull::from(&*core).cast();
-        // The count goes with the handle, as a raw pointer, until `drop_buddy` takes it back.
-        let _counted = Arc::into_raw(core);
+        // The count goes with the handle, as this raw pointer, until `drop_buddy` takes it back.
+        let owner =
+            NonNull::new(Arc::into_raw(core).cast_mut()).expect("an Arc is never null").cast();
         let at = BUDDY | u64::from(order) << 32 | u64::from(unit);
         Self { owner, ptr, capacity: 1 << order, filled: 0, at }
     }
@@ -115,7 +122,7 @@ impl Buf {
     ) -> Result<Self, PoolError> {
         // Checks the index is out and clears its mark: from here the count is ours.
         let (order, unit) = core.mark_in(index)?;
-        let owner = NonNull::from(&**core).cast();
+        let owner = arc_ptr(core);
         let at = BUDDY | u64::from(order) << 32 | u64::from(unit);
         Ok(Self { owner, ptr: core.ptr(unit), capacity: 1 << order, filled: 0, at })
     }

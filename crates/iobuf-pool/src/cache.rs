@@ -256,7 +256,7 @@ impl Drop for LocalCaches {
             class.after_publish();
             // Last: the release may free the pool (our upgraded `core` keeps the memory until
             // it drops at the end of this iteration).
-            core.release_refs(credits);
+            PoolCore::release_refs(&core, credits);
         }
     }
 }

@@ -7,39 +7,12 @@ use iobuf_queue::IndexRing;
 
 use crate::barrier;
 use crate::cache::CacheRegistry;
+use crate::marks::OutMarks;
 use crate::memory::MemoryRegion;
 use crate::stats::{ClassStats, Counters};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::Ordering;
 use crate::wait::WaitQueue;
 use crate::{PoolError, Tier};
-
-/// One bit per index: set while the index is out through the index-level API.
-///
-/// Handles need no bit (the type system makes each one unique); the index-level API is where
-/// a double put or a stray index can happen, so it pays one atomic RMW per get and per put on
-/// a word shared by 64 neighbouring indices.
-#[derive(Debug)]
-pub(crate) struct IndexBits {
-    words: Box<[AtomicU64]>,
-}
-
-impl IndexBits {
-    fn new(capacity: usize) -> Self {
-        Self { words: (0..capacity.div_ceil(64)).map(|_| AtomicU64::new(0)).collect() }
-    }
-
-    /// Marks `index` out; returns whether it already was.
-    pub(crate) fn set(&self, index: u32) -> bool {
-        let bit = 1u64 << (index % 64);
-        self.words[index as usize / 64].fetch_or(bit, Ordering::AcqRel) & bit != 0
-    }
-
-    /// Marks `index` back in; returns whether it was out.
-    pub(crate) fn clear(&self, index: u32) -> bool {
-        let bit = 1u64 << (index % 64);
-        self.words[index as usize / 64].fetch_and(!bit, Ordering::AcqRel) & bit != 0
-    }
-}
 
 /// Equal buffers in one slice of the pool's memory.
 pub(crate) struct SizeClass {
@@ -50,7 +23,7 @@ pub(crate) struct SizeClass {
     pub(crate) capacity: usize,
     pub(crate) tier: Option<Tier>,
     pub(crate) free: IndexRing,
-    pub(crate) index_bits: IndexBits,
+    pub(crate) out_marks: OutMarks,
     pub(crate) waiters: WaitQueue,
     pub(crate) caches: CacheRegistry,
     pub(crate) counters: Counters,
@@ -91,7 +64,7 @@ impl SizeClass {
             capacity: spec.capacity,
             tier: spec.tier,
             free,
-            index_bits: IndexBits::new(spec.capacity),
+            out_marks: OutMarks::new(spec.capacity),
             waiters: WaitQueue::default(),
             caches: CacheRegistry::new(spec.cache.unwrap_or(0)),
             counters: Counters::default(),

@@ -174,20 +174,21 @@ impl PoolCore {
 
     /// Gives up `n` counts the caller holds. When that was the last count, the pool's memory
     /// may be freed before this returns, so it must be the caller's last use of the core
-    /// unless it holds a handle.
+    /// unless it holds a handle. Takes the `Arc` rather than `&self`: a `&self` argument would
+    /// still be live (and protected) when the last count frees the core under it.
     #[inline]
-    pub(crate) fn release_refs(&self, n: usize) {
+    pub(crate) fn release_refs(this: &Arc<Self>, n: usize) {
         if n != 0 {
-            self.release_refs_slow(n);
+            Self::release_refs_slow(this, n);
         }
     }
 
     #[inline(never)]
-    fn release_refs_slow(&self, n: usize) {
-        if self.out_refs.fetch_sub(n, Ordering::Release) == n {
+    fn release_refs_slow(this: &Arc<Self>, n: usize) {
+        if this.out_refs.fetch_sub(n, Ordering::Release) == n {
             // Pairs with every release above: all uses of the pool happen before the free.
             sync::fence_acquire();
-            let keeper = sync::lock(&self.keeper).take();
+            let keeper = sync::lock(&this.keeper).take();
             drop(keeper);
         }
     }
@@ -199,7 +200,7 @@ impl PoolCore {
         // Each sweep's heavy barrier orders the store above before its reads of owners' flags.
         let credits: usize =
             this.classes.iter().map(|class| class.caches.collect_credits(&class.free)).sum();
-        this.release_refs(credits + 1);
+        Self::release_refs(this, credits + 1);
     }
 
     /// Takes a free index of `class` without waiting — thread cache, ring, then other threads'
@@ -248,7 +249,7 @@ impl PoolCore {
             }
         };
         size_class.after_publish();
-        this.release_refs(release);
+        Self::release_refs(this, release);
     }
 
     /// Gives back an index that holds no count (one granted to a waiter that left).

@@ -1,7 +1,7 @@
 //! Index-level (indirect) access for code that keeps buffer indices itself.
 //!
-//! An index taken through this API is marked out in its class's [`IndexBits`](crate::class)
-//! and holds one count of the pool's `out_refs` (see `core`), so the memory outlives every
+//! An index taken through this API is marked out in its class's out-marks (see `marks`: a tag
+//! and a generation per index, so a stale copy is refused too) and holds one count of the pool's `out_refs` (see `core`), so the memory outlives every
 //! index that is out even if every pool handle is dropped. Putting it back checks and clears
 //! the mark: a double put, an index never taken this way, an out-of-range index or another
 //! pool's index is refused with a typed error and never reaches the free list.
@@ -35,13 +35,20 @@ use crate::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BufIndex {
     pool: u64,
+    /// The out-mark word at the time it went out (see `marks`): a stale copy cannot match.
+    stamp: u64,
     index: u32,
     class: u8,
 }
 
 impl BufIndex {
-    pub(crate) fn new(pool: u64, class: u8, index: u32) -> Self {
-        Self { pool, index, class }
+    pub(crate) fn new(pool: u64, class: u8, index: u32, stamp: u64) -> Self {
+        Self { pool, stamp, index, class }
+    }
+
+    /// The out-mark stamp it carries.
+    pub(crate) fn stamp(&self) -> u64 {
+        self.stamp
     }
 
     /// The buffer's position in its pool (or tier), `0..capacity`; for a buddy allocator's
@@ -81,16 +88,15 @@ impl PoolCore {
 
     /// Marks `index` of `class` out; the count its buffer held moves to the returned index.
     pub(crate) fn mark_out(&self, class: usize, index: u32) -> BufIndex {
-        let was_out = self.classes[class].index_bits.set(index);
-        debug_assert!(!was_out, "index {index} handed out twice");
-        BufIndex::new(self.id, class as u8, index)
+        let stamp = self.classes[class].out_marks.mark_out(index, 1);
+        BufIndex::new(self.id, class as u8, index, stamp)
     }
 
-    /// Checks `index` is out, marks it in, and returns its class; its count moves to the
-    /// caller.
+    /// Checks `index` is out (this very time out: not a stale copy), marks it in, and returns
+    /// its class; its count moves to the caller.
     fn mark_in(&self, index: BufIndex) -> Result<usize, PoolError> {
         let class = self.check(index)?;
-        if !self.classes[class].index_bits.clear(index.index) {
+        if !self.classes[class].out_marks.mark_in(index.index, index.stamp()) {
             return Err(PoolError::NotOut { index: index.index });
         }
         Ok(class)
@@ -142,6 +148,9 @@ impl PoolCore {
             .enumerate()
             .find_map(|(class, c)| c.index_of(ptr.as_ptr()).map(|index| (class, index)))
             .ok_or(PoolError::ForeignIndex)?;
-        PoolCore::buf_from_index(this, BufIndex::new(this.id, class as u8, index))
+        // A raw pointer carries no stamp: it takes back whatever time out is current.
+        let stamp =
+            this.classes[class].out_marks.current(index).ok_or(PoolError::NotOut { index })?;
+        PoolCore::buf_from_index(this, BufIndex::new(this.id, class as u8, index, stamp))
     }
 }

@@ -63,6 +63,7 @@ mod class;
 mod core;
 mod error;
 mod index;
+mod marks;
 mod memory;
 mod pool;
 mod stats;

@@ -439,8 +439,9 @@ impl BufferPool {
 
     /// Gives an index back.
     ///
-    /// The check costs one atomic read-modify-write on a bitmap word shared by 64 neighbouring
-    /// indices (handles skip it: the type system already makes them unique).
+    /// The check costs one compare-and-swap on the index's own out-mark (a word per index
+    /// holding a generation, so a stale copy from an earlier time out is refused as well as a
+    /// second put); handles skip it: the type system already makes them unique.
     ///
     /// # Errors
     ///

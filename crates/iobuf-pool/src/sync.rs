@@ -5,9 +5,7 @@
 //! cfg) under loom's scheduler.
 
 #[cfg(not(iobuf_loom))]
-pub(crate) use std::sync::atomic::{
-    AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(iobuf_loom))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard, Weak};
 #[cfg(not(iobuf_loom))]
@@ -16,9 +14,7 @@ pub(crate) use std::thread;
 pub(crate) use std::thread_local;
 
 #[cfg(iobuf_loom)]
-pub(crate) use loom::sync::atomic::{
-    AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(iobuf_loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 #[cfg(iobuf_loom)]

@@ -25,6 +25,15 @@ use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 const NOT_GRANTED: u64 = u64::MAX;
 
+/// Wakes the wakers it still holds when dropped (on a panic in an earlier wake).
+struct WakeRemaining(std::vec::IntoIter<Waker>);
+
+impl Drop for WakeRemaining {
+    fn drop(&mut self) {
+        self.0.by_ref().for_each(Waker::wake);
+    }
+}
+
 /// One parked getter.
 #[derive(Debug)]
 pub(crate) struct Waiter {
@@ -103,9 +112,14 @@ impl WaitQueue {
                 self.count.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        // Wake outside the lock: an executor's wake may take locks of its own.
+        // Wake outside the lock: an executor's wake may take locks of its own. Every waiter
+        // here was already granted its buffer, so a panicking wake must not strand the rest:
+        // the guard wakes whoever is left while the panic unwinds.
         let served = wakers.len();
-        wakers.into_iter().for_each(Waker::wake);
+        let mut pending = WakeRemaining(wakers.into_iter());
+        for waker in pending.0.by_ref() {
+            waker.wake();
+        }
         served
     }
 
@@ -140,5 +154,46 @@ impl WaitQueue {
     /// Number of queued waiters.
     pub(crate) fn len(&self) -> usize {
         self.count.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(all(test, not(iobuf_loom)))]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    use super::*;
+
+    /// Panics on its first wake; counts every wake.
+    struct Fickle {
+        wakes: AtomicUsize,
+        panic_first: bool,
+    }
+
+    impl Wake for Fickle {
+        fn wake(self: std::sync::Arc<Self>) {
+            let before = self.wakes.fetch_add(1, Ordering::SeqCst);
+            assert!(!(self.panic_first && before == 0), "a broken executor's wake");
+        }
+    }
+
+    #[test]
+    fn a_panicking_wake_does_not_strand_the_waiters_behind_it() {
+        let queue = WaitQueue::default();
+        let broken = std::sync::Arc::new(Fickle { wakes: AtomicUsize::new(0), panic_first: true });
+        let fine = std::sync::Arc::new(Fickle { wakes: AtomicUsize::new(0), panic_first: false });
+        let first = queue.register(0, Waker::from(broken.clone()));
+        let second = queue.register(0, Waker::from(fine.clone()));
+        let mut next = 0;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            queue.serve(|_| {
+                next += 1;
+                Some(next)
+            })
+        }));
+        assert!(outcome.is_err(), "the broken wake's panic comes through");
+        assert_eq!((first.granted(), second.granted()), (Some(1), Some(2)));
+        assert_eq!(fine.wakes.load(Ordering::SeqCst), 1, "the second waiter was still woken");
+        assert_eq!(queue.len(), 0);
     }
 }

@@ -320,3 +320,16 @@ fn regions_cover_every_block_and_report_the_pages() {
     }
     assert!(buddy.page_size() >= iobuf_align::page_size());
 }
+
+#[test]
+fn a_stale_copy_of_a_block_index_cannot_put_back_a_later_time_out() {
+    let buddy = BuddyAllocator::builder().region_size(64 << 10).build().unwrap();
+    let stale = buddy.try_alloc(64 << 10).unwrap().into_index();
+    buddy.put_index(stale).unwrap();
+    let current = buddy.try_alloc(64 << 10).unwrap().into_index();
+    assert_eq!(current.index(), stale.index(), "the one block went out again");
+    assert_eq!(buddy.put_index(stale), Err(PoolError::NotOut { index: stale.index() }));
+    assert!(buddy.try_alloc(4096).is_err(), "the stale put freed nothing");
+    buddy.put_index(current).unwrap();
+    assert!(buddy.try_alloc(64 << 10).is_ok());
+}

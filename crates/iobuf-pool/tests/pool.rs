@@ -188,3 +188,17 @@ fn pool_trait_put_reports_foreign_items() {
     assert_eq!(Pool::put(&b, item), Err(PoolError::ForeignIndex));
     assert_eq!(a.available(), 1, "a foreign put still returns the buffer to its own pool");
 }
+
+#[test]
+fn a_stale_copy_of_an_index_cannot_put_back_a_later_time_out() {
+    let pool = BufferPool::builder(64).capacity(1).build().unwrap();
+    let stale = pool.try_get_index().unwrap();
+    pool.put_index(stale).unwrap();
+    let current = pool.try_get_index().unwrap();
+    assert_eq!(current.index(), stale.index(), "the one buffer went out again");
+    assert_ne!(current, stale, "a new time out, a new stamp");
+    assert_eq!(pool.put_index(stale), Err(PoolError::NotOut { index: stale.index() }));
+    assert_eq!(pool.buf_from_index(stale).unwrap_err(), PoolError::NotOut { index: 0 });
+    pool.put_index(current).unwrap();
+    assert_eq!(pool.available(), 1);
+}

@@ -31,8 +31,9 @@ use super::tree::Tree;
 use crate::barrier;
 use crate::core::{ThreadWaker, WaitState, next_pool_id, park_timeout};
 use crate::index::BufIndex;
+use crate::marks::OutMarks;
 use crate::memory::{Backing, MemoryOptions, MemoryRegion};
-use crate::sync::{self, Arc, AtomicU8, AtomicU64, Backoff, Mutex, Ordering};
+use crate::sync::{self, Arc, AtomicU64, Backoff, Mutex, Ordering};
 use crate::wait::WaitQueue;
 use crate::{BuddyConfigError, PoolError};
 
@@ -84,7 +85,7 @@ pub(crate) struct BuddyCore {
     waiters: CachePadded<WaitQueue>,
     /// Per unit: 0, or 1 + the order of the block starting there while it is out as an index
     /// or a raw pointer (so a second put, or a put with a stale index, is refused).
-    out_marks: Box<[AtomicU8]>,
+    out_marks: OutMarks,
     counters: Counters,
     pub(crate) regions: [MemoryRegion; 1],
     /// Keeps the memory mapped for as long as the core lives.
@@ -195,7 +196,7 @@ impl BuddyCore {
                 spec.cache_depth,
             ),
             waiters: CachePadded::new(WaitQueue::default()),
-            out_marks: (0..units).map(|_| AtomicU8::new(0)).collect(),
+            out_marks: OutMarks::new(units),
             counters: Counters::default(),
             // Blocks are carved from the start of the mapping: the region to register is
             // exactly the `region_size` bytes they cover.
@@ -362,9 +363,8 @@ impl BuddyCore {
 
     /// Marks the block of `order` at `unit` out as an index; the buffer's count moves to it.
     pub(crate) fn mark_out(&self, order: u32, unit: u32) -> BufIndex {
-        let was = self.out_marks[unit as usize].swap(order as u8 + 1, Ordering::AcqRel);
-        debug_assert_eq!(was, 0, "block at unit {unit} marked out twice");
-        BufIndex::new(self.shape.id, order as u8, unit)
+        let stamp = self.out_marks.mark_out(unit, order as u8 + 1);
+        BufIndex::new(self.shape.id, order as u8, unit, stamp)
     }
 
     /// Checks `index` names a block of this allocator that is out as an index, and marks it
@@ -378,10 +378,12 @@ impl BuddyCore {
         if unit as usize >= units {
             return Err(PoolError::OutOfRange { index: unit, capacity: units });
         }
-        let mark = order as u8 + 1;
-        self.out_marks[unit as usize]
-            .compare_exchange(mark, 0, Ordering::AcqRel, Ordering::Acquire)
-            .map_err(|_| PoolError::NotOut { index: unit })?;
+        // The stamp's tag is the order the block went out with: a forged order cannot match.
+        if OutMarks::tag(index.stamp()) != order as u8 + 1
+            || !self.out_marks.mark_in(unit, index.stamp())
+        {
+            return Err(PoolError::NotOut { index: unit });
+        }
         Ok((order, unit))
     }
 
@@ -396,9 +398,9 @@ impl BuddyCore {
             return Err(PoolError::ForeignIndex);
         }
         let unit = (offset >> self.shape.min_order) as u32;
-        match self.out_marks[unit as usize].load(Ordering::Acquire) {
-            0 => Err(PoolError::NotOut { index: unit }),
-            mark => Ok(BufIndex::new(self.shape.id, mark - 1, unit)),
+        match self.out_marks.current(unit) {
+            None => Err(PoolError::NotOut { index: unit }),
+            Some(stamp) => Ok(BufIndex::new(self.shape.id, OutMarks::tag(stamp) - 1, unit, stamp)),
         }
     }
 
