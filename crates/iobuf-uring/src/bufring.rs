@@ -520,8 +520,9 @@ impl GroupEntry {
 
     /// The buffer a completion with `flags` and result `res` names, as a holder.
     ///
-    /// `Ok(None)` for a zero-length result. An error for a completion without a buffer id
-    /// (the kernel selects none on failure).
+    /// `None` for a completion without a buffer id, and for a zero-length result: that
+    /// holder is dropped at once, which recycles the buffer unless the kernel keeps it
+    /// (`BUF_MORE`). Failed completions that name a buffer come here with `res` 0.
     pub(crate) fn take(&mut self, res: i32, flags: u32) -> Option<ProvidedBuf> {
         let bid = cqueue::buffer_select(flags)?;
         let index = usize::from(bid);

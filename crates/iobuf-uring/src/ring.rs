@@ -783,10 +783,14 @@ impl<B: IoBuf> Ring<B> {
                 if !more {
                     self.inflight.remove(id);
                 }
+                let entry = self.groups.iter_mut().find(|g| g.group.id() == group);
                 let result = if res < 0 {
+                    // A failure can still name a buffer: files that cannot be polled commit
+                    // the selected buffer before the read runs. Take it and give it back (for
+                    // an incremental ring, unless the kernel keeps it: BUF_MORE).
+                    drop(entry.and_then(|g| g.take(0, flags)));
                     Err(io::Error::from_raw_os_error(-res))
                 } else {
-                    let entry = self.groups.iter_mut().find(|g| g.group.id() == group);
                     Ok(entry.and_then(|g| g.take(res, flags)))
                 };
                 return Some(Completion::Selected { id, result, more });
