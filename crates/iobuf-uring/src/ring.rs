@@ -127,7 +127,8 @@ impl<B: IoBuf> RingBuilder<B> {
     ///
     /// `Duration::MAX` (any timeout past the end of the clock) means no limit: the drop waits
     /// as long as the kernel takes — a zero-copy send's notification waits for the peer to
-    /// acknowledge the data — and never leaks.
+    /// acknowledge the data — and never leaks. Before Linux 5.11 the wait polls (it sleeps in
+    /// steps of up to 10 ms), since the kernel cannot wait with a timeout there.
     ///
     /// # Examples
     ///
@@ -767,21 +768,43 @@ impl<B: IoBuf> Ring<B> {
         }
     }
 
-    /// Waits for one completion, or until `limit` has passed (`None`: no limit; no limit on
-    /// kernels before 5.11 either).
+    /// Waits for one completion, or until `limit` has passed (`None`: no limit).
+    ///
+    /// With `ext_arg` (5.11) the kernel keeps the time. Before that `io_uring_enter` cannot
+    /// wait with a timeout, so the ring polls: it submits, and sleeps in steps growing from
+    /// 50 µs to 10 ms until a completion is posted or the limit has passed.
     fn wait_for_one(&mut self, limit: Option<Duration>) -> io::Result<()> {
         let result = match limit {
+            None => self.uring.submit_and_wait(1),
             Some(limit) if self.features.ext_arg => {
                 let ts = timespec(limit);
                 let args = types::SubmitArgs::new().timespec(&ts);
                 self.uring.submitter().submit_with_args(1, &args)
             }
-            _ => self.uring.submit_and_wait(1),
+            Some(limit) => return self.poll_for_one(limit),
         };
         match result {
             Ok(_) => Ok(()),
             Err(err) if matches!(err.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
             Err(err) => Err(err),
+        }
+    }
+
+    /// [`wait_for_one`](Self::wait_for_one) without a kernel timeout: submit and sleep.
+    fn poll_for_one(&mut self, limit: Duration) -> io::Result<()> {
+        let deadline = Instant::now().checked_add(limit);
+        let mut nap = Duration::from_micros(50);
+        loop {
+            self.submit_retrying()?;
+            if !self.uring.completion().is_empty() {
+                return Ok(());
+            }
+            let left = deadline.map_or(nap, |d| d.saturating_duration_since(Instant::now()));
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(nap.min(left));
+            nap = (nap * 2).min(Duration::from_millis(10));
         }
     }
 
@@ -954,4 +977,46 @@ mod tests {
     static_assertions::assert_impl_all!(IoVec<'static>: Send, Sync, Copy);
     static_assertions::assert_impl_all!(IoVecMut<'static>: Send, Sync);
     static_assertions::assert_not_impl_any!(IoVecMut<'static>: Clone, Copy);
+
+    /// Runs `f` on its own thread; `None` when it has not returned within `patience`.
+    fn within<T: Send + 'static>(
+        patience: Duration,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()).unwrap());
+        rx.recv_timeout(patience).ok()
+    }
+
+    /// Without `ext_arg` (before 5.11) and sync cancel (before 6.0) the wait is still bounded:
+    /// cancelling waits for the completions it can get, and gives up at the timeout on one that
+    /// never comes (here a stand-in: a cancellation of our own counted but never submitted).
+    #[test]
+    fn cancel_all_is_bounded_without_ext_arg_or_sync_cancel() {
+        let Ok(features) = probe() else {
+            eprintln!("skipped cancel_all_is_bounded_without_ext_arg_or_sync_cancel: no io_uring");
+            return;
+        };
+        let mut ring = Ring::<iobuf_pool::Buf>::new(8).unwrap();
+        ring.features = Features { ext_arg: false, sync_cancel: false, ..features };
+        let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build().unwrap();
+        let (reader, writer) = std::io::pipe().unwrap();
+        ring.push(crate::ops::Read::new(&reader, pool.try_get().unwrap())).unwrap();
+        ring.submit().unwrap();
+        let started = Instant::now();
+        ring.cancel_all(Duration::from_secs(5)).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1), "waited past the completion");
+        assert!(pool.try_get().is_ok(), "the cancelled read's buffer is back");
+        ring.internal_in_flight += 1;
+        let waited = within(Duration::from_secs(5), move || {
+            let started = Instant::now();
+            let result = ring.cancel_all(Duration::from_millis(100));
+            ring.internal_in_flight -= 1;
+            (result.map_err(|e| e.kind()), started.elapsed())
+        });
+        let (result, elapsed) = waited.expect("cancel_all waited past its timeout");
+        assert_eq!(result, Err(io::ErrorKind::TimedOut));
+        assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
+        drop((reader, writer));
+    }
 }
