@@ -461,6 +461,9 @@ impl<B: IoBuf> Ring<B> {
     /// Queues `op`; its buffers stay with the ring until its completion. Submits first when the
     /// submission queue is full.
     ///
+    /// The operation holds its file's descriptor as a number: keep the file open until the
+    /// completion (see [`ops`](crate::ops#file-descriptors)).
+    ///
     /// # Errors
     ///
     /// When the queue is full and submitting fails; the operation comes back in the error.
