@@ -21,10 +21,11 @@
 //! moved its head past it and handed the buffer back (a completion without `BUF_MORE`). So no
 //! entry is written by both sides at once. The kernel never writes `resv`, whose copy in entry
 //! 0 is our tail. The memory stays allocated until the group is unregistered (the
-//! [`Ring`](crate::Ring) does that in its drop, after every operation completed). The buffer memory: a [`ProvidedBuf`] reads bytes the
-//! kernel finished writing before it posted the completion, and the buffer is handed back to the
-//! kernel only when its holder count — the kernel's reference plus one per live `ProvidedBuf` —
-//! reaches zero.
+//! [`Ring`](crate::Ring) does that in its drop, after every operation completed).
+//!
+//! The buffer memory: a [`ProvidedBuf`] reads bytes the kernel finished writing before it
+//! posted the completion, and the buffer is handed back to the kernel only when its holder
+//! count — the kernel's reference plus one per live `ProvidedBuf` — reaches zero.
 #![allow(unsafe_code)] // reason: shared ring memory and buffer bytes (see module docs).
 
 use std::any::Any;
