@@ -140,6 +140,8 @@ fn san(which: Option<&str>) -> Result<(), String> {
             env!("CARGO_MANIFEST_DIR")
         )
     };
+    // Tests that leak on purpose (a ring never frees what the kernel may still write).
+    let lsan_options = format!("suppressions={}/lsan-suppressions.txt", env!("CARGO_MANIFEST_DIR"));
     for kind in kinds {
         let (flags, dir) = match kind {
             "asan" => ("-Zsanitizer=address", "target/asan"),
@@ -173,6 +175,7 @@ fn san(which: Option<&str>) -> Result<(), String> {
                 ("TSAN_OPTIONS", &tsan_options),
                 // Out-of-memory tests ask for 64 TiB on purpose and expect a null, not an abort.
                 ("ASAN_OPTIONS", "allocator_may_return_null=1"),
+                ("LSAN_OPTIONS", &lsan_options),
                 // The sanitizers print their own stacks. Without build-std, panic backtraces
                 // would have `should_panic` tests symbolise at once through state std shares
                 // under a lock TSan cannot see, whatever the caller's shell sets.

@@ -10,15 +10,22 @@
 //!
 //! # Safety
 //!
-//! This module owns two obligations. The ring memory: it is written only here, by the single
-//! producer holding `Shared::producer`'s lock, at entries the kernel is not reading (between
-//! its head and our tail nothing is overwritten, because at most N buffers exist for a ring of
-//! at least N entries), and the tail is published with a release store; the memory stays
-//! allocated until the group is unregistered (the [`Ring`](crate::Ring) does that in its drop,
-//! after every operation completed). The buffer memory: a [`ProvidedBuf`] reads bytes the
-//! kernel finished writing before it posted the completion, and the buffer is handed back to the
-//! kernel only when its holder count — the kernel's reference plus one per live `ProvidedBuf` —
-//! reaches zero.
+//! This module owns two obligations. The ring memory, which the kernel shares: we write it
+//! only here, by the single producer holding `Shared::producer`'s lock, only the entry at
+//! `tail & mask`, and only before publishing the new tail with a release store. The kernel owns
+//! the entries from its head up to our tail; at most N buffers exist for a ring of at least N
+//! entries, so the entry at our tail is never one of them while it holds a buffer. The kernel
+//! reads entries at its head — and with incremental consumption (`IOU_PBUF_RING_INC`) also
+//! writes the head entry's `addr` and `len` as it uses the buffer piece by piece — but that
+//! entry holds a buffer still in the ring, which we do not write again until the kernel has
+//! moved its head past it and handed the buffer back (a completion without `BUF_MORE`). So no
+//! entry is written by both sides at once. The kernel never writes `resv`, whose copy in entry
+//! 0 is our tail. The memory stays allocated until the group is unregistered (the
+//! [`Ring`](crate::Ring) does that in its drop, after every operation completed).
+//!
+//! The buffer memory: a [`ProvidedBuf`] reads bytes the kernel finished writing before it
+//! posted the completion, and the buffer is handed back to the kernel only when its holder
+//! count — the kernel's reference plus one per live `ProvidedBuf` — reaches zero.
 #![allow(unsafe_code)] // reason: shared ring memory and buffer bytes (see module docs).
 
 use std::any::Any;
@@ -269,8 +276,9 @@ impl Shared {
     /// The tail field the kernel reads (the `resv` of entry 0).
     fn tail(&self) -> &AtomicU16 {
         // SAFETY: `entries` points at the live, 16-byte-aligned ring memory; `resv` of entry 0
-        // is a naturally aligned u16 that the kernel only reads; every write to it goes through
-        // this atomic.
+        // is a naturally aligned u16 that the kernel only reads (incremental consumption writes
+        // the head entry's `addr` and `len`, never `resv`); every write to it goes through this
+        // atomic.
         unsafe { AtomicU16::from_ptr(field(self.entries.as_ptr(), offset_of!(RawEntry, resv))) }
     }
 
@@ -278,9 +286,10 @@ impl Shared {
     fn provide(&self, producer: &mut Producer, bid: u16) {
         let (addr, len) = self.bufs[usize::from(bid)];
         let entry = self.entries.as_ptr().wrapping_add(usize::from(producer.tail & self.mask));
-        // SAFETY: `entry` is inside the ring memory; the kernel does not read it until the tail
-        // store below, and we hold the producer lock (module docs). Field-wise raw writes leave
-        // `resv` — entry 0's copy is the tail — untouched.
+        // SAFETY: `entry` is inside the ring memory; the kernel neither reads it until the tail
+        // store below nor writes it (it writes only the head entry, which is never ours at the
+        // tail while it holds a buffer), and we hold the producer lock (module docs). Field-wise
+        // raw writes leave `resv` — entry 0's copy is the tail — untouched.
         unsafe { field::<u64>(entry, offset_of!(RawEntry, addr)).write(addr as u64) };
         // SAFETY: as above.
         unsafe { field::<u32>(entry, offset_of!(RawEntry, len)).write(len) };
@@ -520,8 +529,9 @@ impl GroupEntry {
 
     /// The buffer a completion with `flags` and result `res` names, as a holder.
     ///
-    /// `Ok(None)` for a zero-length result. An error for a completion without a buffer id
-    /// (the kernel selects none on failure).
+    /// `None` for a completion without a buffer id, and for a zero-length result: that
+    /// holder is dropped at once, which recycles the buffer unless the kernel keeps it
+    /// (`BUF_MORE`). Failed completions that name a buffer come here with `res` 0.
     pub(crate) fn take(&mut self, res: i32, flags: u32) -> Option<ProvidedBuf> {
         let bid = cqueue::buffer_select(flags)?;
         let index = usize::from(bid);

@@ -6,6 +6,16 @@
 //! `ReadFixed`/`WriteFixed`; one without, with plain `Read`/`Write` — so a pool that fell back to
 //! unregistered memory (memlock) keeps working, only slower.
 //!
+//! # File descriptors
+//!
+//! A builder takes its file as `&impl AsRawFd` and keeps only the number, so the operation
+//! does not borrow the file and can sit in the ring's in-flight table. Keep the file open until
+//! the operation's completion has been reaped: the kernel looks the number up when it issues
+//! the operation, which may be after [`Ring::push`](crate::Ring::push) returns (at the next
+//! submit, or later on an io-wq worker), and a number closed and reused by then names another
+//! file. Memory stays safe either way — the buffers belong to the operation, not to the
+//! file — but the read or write would reach the wrong file or fail with `EBADF`.
+//!
 //! # Examples
 //!
 //! ```

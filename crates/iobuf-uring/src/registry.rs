@@ -276,6 +276,21 @@ impl fmt::Debug for Registration {
     }
 }
 
+/// Why [`SlotTable::install`] failed.
+struct Refused {
+    error: UringError,
+    /// `Some` when slots may still name the memory (emptying them failed too): the caller keeps
+    /// the memory, with this charge, for as long as the ring lives.
+    stale: Option<PinCharge>,
+}
+
+impl Refused {
+    /// A failure that left no slot naming the memory.
+    fn clean(error: UringError) -> Self {
+        Self { error, stale: None }
+    }
+}
+
 /// A ring's table of registered-buffer slots, and what keeps their memory alive.
 pub(crate) struct SlotTable {
     size: u16,
@@ -300,42 +315,47 @@ impl SlotTable {
     ) -> Result<Registration, UringError> {
         let (spans, chunks) = plan(&memory.spans())?;
         let pinned = memlock::pinned_bytes(&chunks);
-        let unregistered = |reason: UringError, memory: M| Registration {
-            inner: Arc::new(Inner {
-                spans: Vec::new(),
-                chunks: Vec::new(),
-                pinned: 0,
-                first_slot: None,
-                fallback: Some(reason),
-                _memory: Box::new(memory),
-            }),
-        };
         let first = match self.free_run(chunks.len()) {
             Some(first) => first,
             None => {
                 return Err(UringError::SlotsExhausted { needed: chunks.len(), table: self.size });
             }
         };
-        match self.install(uring, features, &chunks, first, pinned) {
+        let installed = self.install(uring, features, &chunks, first, pinned);
+        let inner = Inner {
+            spans,
+            chunks,
+            pinned,
+            first_slot: Some(first),
+            fallback: None,
+            _memory: Box::new(memory),
+        };
+        match installed {
             Ok(charge) => {
-                let inner = Inner {
-                    spans,
-                    chunks,
-                    pinned,
-                    first_slot: Some(first),
-                    fallback: None,
-                    _memory: Box::new(memory),
-                };
                 let registration = Registration { inner: Arc::new(inner) };
                 self.held.push((registration.clone(), charge));
                 Ok(registration)
             }
-            Err(err @ (UringError::Memlock { .. } | UringError::Unsupported { .. }))
-                if options.fallback =>
-            {
-                Ok(unregistered(err, memory))
+            Err(Refused { error, stale: Some(charge) }) => {
+                // Some slots may still name the memory: the ring keeps it (invariant 3).
+                self.held.push((Registration { inner: Arc::new(inner) }, charge));
+                Err(error)
             }
-            Err(err) => Err(err),
+            Err(Refused {
+                error: error @ (UringError::Memlock { .. } | UringError::Unsupported { .. }),
+                stale: None,
+            }) if options.fallback => {
+                let inner = Inner {
+                    spans: Vec::new(),
+                    chunks: Vec::new(),
+                    pinned: 0,
+                    first_slot: None,
+                    fallback: Some(error),
+                    ..inner
+                };
+                Ok(Registration { inner: Arc::new(inner) })
+            }
+            Err(Refused { error, stale: None }) => Err(error),
         }
     }
 
@@ -355,9 +375,19 @@ impl SlotTable {
         if self.used[range].iter().any(|&used| used) {
             return Err(UringError::SlotsTaken { first, count: chunks.len() as u16 });
         }
-        let charge = self.install(uring, features, chunks, first, registration.inner.pinned)?;
-        self.held.push((registration.clone(), charge));
-        Ok(())
+        match self.install(uring, features, chunks, first, registration.inner.pinned) {
+            Ok(charge) => {
+                self.held.push((registration.clone(), charge));
+                Ok(())
+            }
+            Err(Refused { error, stale }) => {
+                if let Some(charge) = stale {
+                    // Some slots may still name the memory: the ring keeps it (invariant 3).
+                    self.held.push((registration.clone(), charge));
+                }
+                Err(error)
+            }
+        }
     }
 
     /// First slot of `count` consecutive free ones.
@@ -376,6 +406,12 @@ impl SlotTable {
     }
 
     /// Reserves the table if needed, charges memlock, and fills slots `first..` with `chunks`.
+    ///
+    /// One `IORING_REGISTER_BUFFERS_UPDATE` per chunk: for several entries the kernel returns
+    /// how many it installed before one failed (and `io-uring` drops that count), which would
+    /// pass a partial registration off as a whole one. When a chunk is refused, the slots of
+    /// the chunks before it are emptied again; should even that fail, they are marked used and
+    /// the charge comes back in [`Refused::stale`] for the caller to keep with the memory.
     fn install(
         &mut self,
         uring: &IoUring,
@@ -383,35 +419,61 @@ impl SlotTable {
         chunks: &[Span],
         first: u16,
         pinned: usize,
-    ) -> Result<PinCharge, UringError> {
+    ) -> Result<PinCharge, Refused> {
         if !features.sparse_buffers {
-            return Err(UringError::Unsupported {
+            return Err(Refused::clean(UringError::Unsupported {
                 feature: "a sparse registered-buffer table (IORING_REGISTER_BUFFERS2)",
                 since: "5.13",
-            });
+            }));
         }
         if !self.reserved {
-            uring
-                .submitter()
-                .register_buffers_sparse(u32::from(self.size))
-                .map_err(|e| UringError::os("IORING_REGISTER_BUFFERS2 (sparse)", e))?;
+            uring.submitter().register_buffers_sparse(u32::from(self.size)).map_err(|e| {
+                Refused::clean(UringError::os("IORING_REGISTER_BUFFERS2 (sparse)", e))
+            })?;
             self.reserved = true;
         }
-        let charge = memlock::charge(pinned)?;
-        let iovecs: Vec<libc::iovec> = chunks
-            .iter()
-            .map(|c| libc::iovec { iov_base: c.as_ptr().cast(), iov_len: c.len() })
-            .collect();
-        // SAFETY: every chunk lies inside memory that the caller's Registration keeps alive,
-        // and this table holds that Registration until the ring is closed (module docs).
-        unsafe { uring.submitter().register_buffers_update(u32::from(first), &iovecs, None) }
-            .map_err(|err| match err.raw_os_error() {
-                Some(libc::ENOMEM) => memlock::refused_by_kernel(pinned),
-                _ => UringError::os("IORING_REGISTER_BUFFERS_UPDATE", err),
-            })?;
-        let range = usize::from(first)..usize::from(first) + chunks.len();
-        self.used[range].iter_mut().for_each(|used| *used = true);
+        let charge = memlock::charge(pinned).map_err(Refused::clean)?;
+        for (offset, chunk) in (0u16..).zip(chunks) {
+            let iovec = [libc::iovec { iov_base: chunk.as_ptr().cast(), iov_len: chunk.len() }];
+            // SAFETY: the chunk lies inside memory that the caller's Registration keeps alive,
+            // and this table holds that Registration until the ring is closed — or, when the
+            // registration fails with slots left naming it, keeps it all the same (module docs).
+            let installed = unsafe {
+                uring.submitter().register_buffers_update(u32::from(first + offset), &iovec, None)
+            };
+            if let Err(err) = installed {
+                let error = match err.raw_os_error() {
+                    Some(libc::ENOMEM) => memlock::refused_by_kernel(pinned),
+                    _ => UringError::os("IORING_REGISTER_BUFFERS_UPDATE", err),
+                };
+                return Err(match self.empty(uring, first, offset) {
+                    Ok(()) => Refused::clean(error),
+                    Err(_) => {
+                        self.mark_used(first, offset);
+                        Refused { error, stale: Some(charge) }
+                    }
+                });
+            }
+        }
+        self.mark_used(first, chunks.len() as u16);
         Ok(charge)
+    }
+
+    /// Empties `count` slots from `first` in the kernel's table (NULL/0 entries), one update
+    /// per slot so that none can fail unnoticed.
+    fn empty(&self, uring: &IoUring, first: u16, count: u16) -> std::io::Result<()> {
+        let empty = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }];
+        for slot in first..first + count {
+            // SAFETY: a NULL/0 entry names no memory; it empties the slot.
+            unsafe { uring.submitter().register_buffers_update(u32::from(slot), &empty, None) }?;
+        }
+        Ok(())
+    }
+
+    /// Marks `count` slots from `first` as used.
+    fn mark_used(&mut self, first: u16, count: u16) {
+        let range = usize::from(first)..usize::from(first) + usize::from(count);
+        self.used[range].iter_mut().for_each(|used| *used = true);
     }
 
     /// Slots in use.

@@ -8,9 +8,9 @@
 //! record's payload (handles under the [`IoBuf`] contract, heap iovec arrays) or to a buffer
 //! ring this ring registered; the payload stays in the in-flight table until the operation's
 //! last completion has been reaped. When dropped with operations in flight, the ring cancels
-//! them and waits for those completions; if they do not come within the shutdown timeout it
-//! leaks the payloads, buffer rings and registrations rather than free memory the kernel might
-//! still write.
+//! them and waits for those completions; if they do not come within the shutdown timeout, or a
+//! panic unwinds through the drop before they have all come, it leaks the payloads, buffer
+//! rings and registrations rather than free memory the kernel might still write.
 #![allow(unsafe_code)] // reason: pushing submission entries (see module docs).
 
 use std::fmt;
@@ -124,6 +124,11 @@ impl<B: IoBuf> RingBuilder<B> {
 
     /// How long dropping the ring waits for cancelled operations to complete before leaking
     /// their buffers (never freeing them). Default [`DEFAULT_SHUTDOWN_TIMEOUT`].
+    ///
+    /// `Duration::MAX` (any timeout past the end of the clock) means no limit: the drop waits
+    /// as long as the kernel takes — a zero-copy send's notification waits for the peer to
+    /// acknowledge the data — and never leaks. Before Linux 5.11 the wait polls (it sleeps in
+    /// steps of up to 10 ms), since the kernel cannot wait with a timeout there.
     ///
     /// # Examples
     ///
@@ -456,6 +461,9 @@ impl<B: IoBuf> Ring<B> {
     /// Queues `op`; its buffers stay with the ring until its completion. Submits first when the
     /// submission queue is full.
     ///
+    /// The operation holds its file's descriptor as a number: keep the file open until the
+    /// completion (see [`ops`](crate::ops#file-descriptors)).
+    ///
     /// # Errors
     ///
     /// When the queue is full and submitting fails; the operation comes back in the error.
@@ -671,13 +679,19 @@ impl<B: IoBuf> Ring<B> {
         Ok(true)
     }
 
-    /// Cancels every operation in flight and waits (up to `timeout`) for their completions,
-    /// dropping them — buffers go back to their pools. What [`Drop`] does.
+    /// Cancels every operation in flight and waits (up to `timeout`; `Duration::MAX` for no
+    /// limit) for their completions, dropping them — buffers go back to their pools. What
+    /// [`Drop`] does, except that the drop keeps the completions until nothing is in flight.
     ///
     /// # Errors
     ///
     /// `TimedOut` when some operations did not complete in time (they stay in flight), or the
     /// error of `io_uring_enter`.
+    ///
+    /// # Panics
+    ///
+    /// When dropping a completion panics (a handle's own drop). The ring stays usable: what the
+    /// kernel still holds is still in flight.
     ///
     /// # Examples
     ///
@@ -697,17 +711,26 @@ impl<B: IoBuf> Ring<B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn cancel_all(&mut self, timeout: Duration) -> io::Result<()> {
-        let deadline = Instant::now() + timeout;
+        self.cancel_all_with(timeout, drop)
+    }
+
+    /// [`cancel_all`](Self::cancel_all), handing each completion reaped to `reaped`.
+    fn cancel_all_with(
+        &mut self,
+        timeout: Duration,
+        mut reaped: impl FnMut(Completion<B>),
+    ) -> io::Result<()> {
+        // A timeout past the end of the clock (`Duration::MAX`) is no deadline at all.
+        let deadline = Instant::now().checked_add(timeout);
         self.submit_retrying()?;
         if !self.inflight.is_empty() {
             if self.features.sync_cancel {
-                let ts = types::Timespec::from(timeout);
                 // ENOENT: nothing matched (all done already); ETIME: some could not be
                 // cancelled in time. Either way the wait below decides.
                 let _ = self
                     .uring
                     .submitter()
-                    .register_sync_cancel(Some(ts), types::CancelBuilder::any());
+                    .register_sync_cancel(Some(timespec(timeout)), types::CancelBuilder::any());
             } else {
                 for id in self.inflight.ids() {
                     self.cancel(id)?;
@@ -716,12 +739,14 @@ impl<B: IoBuf> Ring<B> {
             }
         }
         while !self.inflight.is_empty() || self.internal_in_flight > 0 {
-            while self.completion().is_some() {}
+            while let Some(completion) = self.completion() {
+                reaped(completion);
+            }
             if self.inflight.is_empty() && self.internal_in_flight == 0 {
                 break;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!(
@@ -746,19 +771,43 @@ impl<B: IoBuf> Ring<B> {
         }
     }
 
-    /// Waits for one completion or `timeout` (without a timeout on kernels before 5.11).
-    fn wait_for_one(&mut self, timeout: Duration) -> io::Result<()> {
-        let result = if self.features.ext_arg {
-            let ts = types::Timespec::from(timeout);
-            let args = types::SubmitArgs::new().timespec(&ts);
-            self.uring.submitter().submit_with_args(1, &args)
-        } else {
-            self.uring.submit_and_wait(1)
+    /// Waits for one completion, or until `limit` has passed (`None`: no limit).
+    ///
+    /// With `ext_arg` (5.11) the kernel keeps the time. Before that `io_uring_enter` cannot
+    /// wait with a timeout, so the ring polls: it submits, and sleeps in steps growing from
+    /// 50 µs to 10 ms until a completion is posted or the limit has passed.
+    fn wait_for_one(&mut self, limit: Option<Duration>) -> io::Result<()> {
+        let result = match limit {
+            None => self.uring.submit_and_wait(1),
+            Some(limit) if self.features.ext_arg => {
+                let ts = timespec(limit);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.uring.submitter().submit_with_args(1, &args)
+            }
+            Some(limit) => return self.poll_for_one(limit),
         };
         match result {
             Ok(_) => Ok(()),
             Err(err) if matches!(err.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => Ok(()),
             Err(err) => Err(err),
+        }
+    }
+
+    /// [`wait_for_one`](Self::wait_for_one) without a kernel timeout: submit and sleep.
+    fn poll_for_one(&mut self, limit: Duration) -> io::Result<()> {
+        let deadline = Instant::now().checked_add(limit);
+        let mut nap = Duration::from_micros(50);
+        loop {
+            self.submit_retrying()?;
+            if !self.uring.completion().is_empty() {
+                return Ok(());
+            }
+            let left = deadline.map_or(nap, |d| d.saturating_duration_since(Instant::now()));
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(nap.min(left));
+            nap = (nap * 2).min(Duration::from_millis(10));
         }
     }
 
@@ -783,10 +832,14 @@ impl<B: IoBuf> Ring<B> {
                 if !more {
                     self.inflight.remove(id);
                 }
+                let entry = self.groups.iter_mut().find(|g| g.group.id() == group);
                 let result = if res < 0 {
+                    // A failure can still name a buffer: files that cannot be polled commit
+                    // the selected buffer before the read runs. Take it and give it back (for
+                    // an incremental ring, unless the kernel keeps it: BUF_MORE).
+                    drop(entry.and_then(|g| g.take(0, flags)));
                     Err(io::Error::from_raw_os_error(-res))
                 } else {
-                    let entry = self.groups.iter_mut().find(|g| g.group.id() == group);
                     Ok(entry.and_then(|g| g.take(res, flags)))
                 };
                 return Some(Completion::Selected { id, result, more });
@@ -844,17 +897,66 @@ impl<B: IoBuf> fmt::Debug for Ring<B> {
 
 impl<B: IoBuf> Drop for Ring<B> {
     fn drop(&mut self) {
-        if self.cancel_all(self.shutdown_timeout).is_err() {
-            // The kernel may still write into these: never free them (module docs).
-            std::mem::forget(std::mem::replace(&mut self.inflight, InFlight::new()));
-            std::mem::forget(std::mem::take(&mut self.groups));
-            std::mem::forget(std::mem::replace(&mut self.slots, SlotTable::new(0)));
-            return;
+        let timeout = self.shutdown_timeout;
+        let mut shutdown = Shutdown {
+            ring: self,
+            reaped: Vec::new(),
+            armed: true,
+            unwinding_already: std::thread::panicking(),
+        };
+        let Shutdown { ring, reaped, .. } = &mut shutdown;
+        if ring.cancel_all_with(timeout, |completion| reaped.push(completion)).is_ok() {
+            // Nothing in flight: the buffer rings can go, then the reaped completions.
+            for group in &ring.groups {
+                group.retire(&ring.uring);
+            }
+            shutdown.armed = false;
         }
-        for group in &self.groups {
-            group.retire(&self.uring);
+        // Dropping `shutdown` drops the reaped completions — and, still armed (the wait failed
+        // or timed out, or a panic unwinds through here), leaks what the kernel may still use.
+    }
+}
+
+/// A ring's drop in progress.
+///
+/// Until disarmed — once nothing is in flight and the buffer rings are unregistered — dropping
+/// it leaks the in-flight table, the buffer rings and the registered memory instead of letting
+/// the ring's fields free them: whether the wait for the kernel failed or timed out, or a
+/// panic (a buffer's `set_filled`, a completion's drop) is unwinding through the ring's drop.
+struct Shutdown<'a, B: IoBuf> {
+    ring: &'a mut Ring<B>,
+    /// Completions reaped while draining. Dropping one runs other code (a buffer's drop, a pool
+    /// waking a waiter) that may panic, so they are dropped only after the kernel is done with
+    /// everything else — and not at all while unwinding.
+    reaped: Vec<Completion<B>>,
+    armed: bool,
+    /// The ring was dropped while unwinding from an earlier panic.
+    unwinding_already: bool,
+}
+
+impl<B: IoBuf> Drop for Shutdown<'_, B> {
+    fn drop(&mut self) {
+        if self.armed {
+            // The kernel may still use these: never free them (module docs). Nothing here
+            // allocates or runs other code, so this cannot panic.
+            std::mem::forget(std::mem::replace(&mut self.ring.inflight, InFlight::new()));
+            std::mem::forget(std::mem::take(&mut self.ring.groups));
+            std::mem::forget(std::mem::replace(&mut self.ring.slots, SlotTable::new(0)));
+        }
+        if std::thread::panicking() && !self.unwinding_already {
+            // A panic in the drain is unwinding: a second one would abort the process.
+            std::mem::forget(std::mem::take(&mut self.reaped));
         }
     }
+}
+
+/// The longest wait handed to the kernel: about 136 years. Longer ones (`Duration::MAX`) would
+/// overflow the kernel's deadline arithmetic (now + timeout, in nanoseconds) and end at once.
+const LONGEST_WAIT: Duration = Duration::from_secs(u32::MAX as u64);
+
+/// `timeout` for the kernel, capped at [`LONGEST_WAIT`].
+fn timespec(timeout: Duration) -> types::Timespec {
+    types::Timespec::from(timeout.min(LONGEST_WAIT))
 }
 
 /// Pushes a pointer-free entry on a scratch ring (the probe's).
@@ -878,4 +980,49 @@ mod tests {
     static_assertions::assert_impl_all!(IoVec<'static>: Send, Sync, Copy);
     static_assertions::assert_impl_all!(IoVecMut<'static>: Send, Sync);
     static_assertions::assert_not_impl_any!(IoVecMut<'static>: Clone, Copy);
+
+    /// Runs `f` on its own thread; `None` when it has not returned within `patience`.
+    fn within<T: Send + 'static>(
+        patience: Duration,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()).unwrap());
+        rx.recv_timeout(patience).ok()
+    }
+
+    /// Without `ext_arg` (before 5.11) and sync cancel (before 6.0) the wait is still bounded:
+    /// cancelling waits for the completions it can get, and gives up at the timeout on one that
+    /// never comes (here a stand-in: a cancellation of our own counted but never submitted).
+    #[test]
+    fn cancel_all_is_bounded_without_ext_arg_or_sync_cancel() {
+        let Ok(features) = probe() else {
+            eprintln!("skipped cancel_all_is_bounded_without_ext_arg_or_sync_cancel: no io_uring");
+            return;
+        };
+        let mut ring = Ring::<iobuf_pool::Buf>::new(8).unwrap();
+        ring.features = Features { ext_arg: false, sync_cancel: false, ..features };
+        let pool = iobuf_pool::BufferPool::builder(4096).capacity(1).build().unwrap();
+        let (reader, writer) = std::io::pipe().unwrap();
+        ring.push(crate::ops::Read::new(&reader, pool.try_get().unwrap())).unwrap();
+        ring.submit().unwrap();
+        let started = Instant::now();
+        ring.cancel_all(Duration::from_secs(5)).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1), "waited past the completion");
+        assert!(pool.try_get().is_ok(), "the cancelled read's buffer is back");
+        ring.internal_in_flight += 1;
+        let waited = within(Duration::from_secs(5), move || {
+            let started = Instant::now();
+            let result = ring.cancel_all(Duration::from_millis(100));
+            let elapsed = started.elapsed();
+            // The stand-in never completes: take it back so the drop does not wait for it.
+            ring.internal_in_flight -= 1;
+            drop(ring);
+            (result.map_err(|e| e.kind()), elapsed)
+        });
+        let (result, elapsed) = waited.expect("cancel_all waited past its timeout");
+        assert_eq!(result, Err(io::ErrorKind::TimedOut));
+        assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
+        drop((reader, writer));
+    }
 }

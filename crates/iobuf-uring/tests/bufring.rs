@@ -242,3 +242,38 @@ fn received_buffers_are_written_back_without_copying_and_then_recycled() {
         assert_eq!(echo, [round; 32]);
     }
 }
+
+/// A read that fails after the kernel committed the selected buffer (files that cannot be
+/// polled pick their buffer before the read runs) still names the buffer in its completion:
+/// the buffer goes back to the group instead of being lost to it.
+#[test]
+fn a_failed_selected_read_that_names_a_buffer_gives_it_back() {
+    let name = "a_failed_selected_read_that_names_a_buffer_gives_it_back";
+    let Some(f) = features(name) else { return };
+    if !require(name, f.buf_ring, "provided buffer rings", "5.19") {
+        return;
+    }
+    let directory = std::fs::File::open(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let file = common::TempFile::with_pattern("select-after-failure", 100);
+    for incremental in [false, true] {
+        if incremental && !require(name, f.buf_ring_incremental, "incremental rings", "6.12") {
+            continue;
+        }
+        let mut ring = Ring::<TestBuf>::new(8).unwrap();
+        let arena = Arena::new(PAGE, 1);
+        let group = group_of(&mut ring, &arena, 12, incremental);
+        for _ in 0..3 {
+            ring.push(ReadSelect::at(&directory, group, 0)).unwrap();
+            let (result, _, _) = selected(&mut ring);
+            let errno = result.unwrap_err().raw_os_error();
+            assert_eq!(errno, Some(libc::EISDIR), "ENOBUFS: a failed read lost the only buffer");
+        }
+        // The group's only buffer must still be there.
+        ring.push(ReadSelect::at(&file.file, group, 0)).unwrap();
+        let (result, _, _) = selected(&mut ring);
+        let received = result.unwrap_or_else(|err| {
+            panic!("the group lost its only buffer to the failed reads (incremental: {incremental}): {err}")
+        });
+        assert_eq!(&*received.unwrap(), &common::pattern(100)[..]);
+    }
+}

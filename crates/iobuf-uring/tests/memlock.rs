@@ -11,11 +11,14 @@ use std::process::Command;
 
 use common::{Arena, TempFile, TestBuf, features, pattern, require};
 use iobuf_uring::ops::Read;
-use iobuf_uring::{MemlockLimit, RegisterOptions, Ring, UringError, exempt_from_memlock};
+use iobuf_uring::{
+    MemlockLimit, RegisterMemory, RegisterOptions, Ring, Span, UringError, exempt_from_memlock,
+};
 
 const KIB: usize = 1024;
 const LOW: libc::rlim_t = 64 * KIB as libc::rlim_t;
 const PAGE: usize = 4096;
+const MIB: libc::rlim_t = 1 << 20;
 
 /// Runs `child` (an ignored test of this binary) with the memlock limits given, as `nobody`
 /// when we are root.
@@ -63,6 +66,8 @@ fn registration_under_low_limits_is_refused_with_numbers_falls_back_or_raises_th
     if features(name).is_none() {
         return;
     }
+    // First: it needs the user's pinned pages to be only its own.
+    run_child("child_kernel_refuses_a_later_chunk", MIB, MIB);
     run_child("child_low_limit", LOW, LOW);
     run_child("child_raises_soft_limit", LOW, 4 << 20);
 }
@@ -164,4 +169,65 @@ fn child_raises_soft_limit() {
     // Beyond the hard limit: refused, naming the hard limit.
     let err = ring.register(Arena::new(PAGE, 1024), RegisterOptions::new()).unwrap_err();
     assert!(matches!(err, UringError::Memlock { limit: 4194304, .. }), "{err:?}");
+}
+
+/// Two arenas, registered as two spans (two chunks, two slots).
+#[derive(Clone)]
+struct TwoArenas(Arena, Arena);
+
+// SAFETY: the spans of two arenas, each of which meets the contract.
+unsafe impl RegisterMemory for TwoArenas {
+    fn spans(&self) -> Vec<Span> {
+        let mut spans = self.0.spans();
+        spans.extend(self.1.spans());
+        spans
+    }
+}
+
+/// The child side: a 1 MiB limit, half of it pinned by a ring the crate does not know about,
+/// so the crate's own check passes and the kernel takes the first chunk but refuses the second
+/// with `ENOMEM`. That is a memlock refusal (falling back when asked), and the first chunk's
+/// slot is emptied again.
+#[test]
+#[ignore = "runs only as a child of registration_under_low_limits_is_refused_…"]
+fn child_kernel_refuses_a_later_chunk() {
+    let name = "child_kernel_refuses_a_later_chunk";
+    let outside = Arena::new(PAGE, 128);
+    let elsewhere = io_uring::IoUring::new(8).unwrap();
+    let iovec = [libc::iovec { iov_base: outside.base() as *mut _, iov_len: 128 * PAGE }];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        // SAFETY: the arena outlives the ring `elsewhere` (declared before it, dropped after).
+        match unsafe { elsewhere.submitter().register_buffers(&iovec) } {
+            Ok(()) => break,
+            // An earlier child's rings (same user) may still be being torn down.
+            Err(err) if std::time::Instant::now() < deadline => {
+                eprintln!("{name}: pinning 512 KiB elsewhere: {err}; retrying");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(err) => panic!("{name}: pinning 512 KiB elsewhere: {err}"),
+        }
+    }
+    let Some(mut ring) = ring_within_limit(name) else { return };
+    let memory = TwoArenas(Arena::new(PAGE, 1), Arena::new(PAGE, 150));
+    let err = ring.register(memory.clone(), RegisterOptions::new()).unwrap_err();
+    assert!(matches!(err, UringError::Memlock { .. }), "{err:?}");
+    assert_eq!(iobuf_uring::pinned_by_this_process(), 0, "a refusal pins nothing");
+    let options = RegisterOptions::new().fallback_to_unregistered(true);
+    let fallback = ring.register(memory.clone(), options).unwrap();
+    assert!(!fallback.is_registered());
+    assert!(matches!(fallback.fallback_reason(), Some(UringError::Memlock { .. })));
+    // The first chunk's slot names nothing any more, and the next registration takes it.
+    let file = TempFile::with_pattern("memlock-partial", PAGE);
+    ring.push(Read::at(&file.file, memory.0.buf(0, Some(0)), 0)).unwrap();
+    let (result, _) = ring.wait().unwrap().into_buf().unwrap();
+    assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::EFAULT), "slot 0 left behind");
+    let small = Arena::new(PAGE, 1);
+    let registration = ring.register(small.clone(), RegisterOptions::new()).unwrap();
+    assert_eq!(registration.slots(), 0..1);
+    ring.push(Read::at(&file.file, small.buf(0, Some(0)), 0)).unwrap();
+    let (result, buf) = ring.wait().unwrap().into_buf().unwrap();
+    assert_eq!(result.unwrap(), PAGE);
+    assert_eq!(iobuf_uring::IoBuf::filled_bytes(&buf), &pattern(PAGE)[..]);
+    drop(elsewhere);
 }
