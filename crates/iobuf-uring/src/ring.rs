@@ -722,30 +722,25 @@ impl<B: IoBuf> Ring<B> {
     ) -> io::Result<()> {
         // A timeout past the end of the clock (`Duration::MAX`) is no deadline at all.
         let deadline = Instant::now().checked_add(timeout);
-        self.submit_retrying()?;
-        if !self.inflight.is_empty() {
-            if self.features.sync_cancel {
-                // ENOENT: nothing matched (all done already); ETIME: some could not be
-                // cancelled in time. Either way the wait below decides.
-                let _ = self
-                    .uring
-                    .submitter()
-                    .register_sync_cancel(Some(timespec(timeout)), types::CancelBuilder::any());
-            } else {
-                for id in self.inflight.ids() {
-                    self.cancel(id)?;
-                }
-                self.submit_retrying()?;
-            }
-        }
-        while !self.inflight.is_empty() || self.internal_in_flight > 0 {
+        let left = |deadline: Option<Instant>| {
+            deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()))
+        };
+        // A cancel reaches only what the kernel has taken. Without IORING_SETUP_SUBMIT_ALL it
+        // stops taking entries at one it refuses, so entries can still wait in the submission
+        // queue: they are handed in first, and the cancel waits until they all are.
+        let mut cancelled = false;
+        loop {
             while let Some(completion) = self.completion() {
                 reaped(completion);
             }
             if self.inflight.is_empty() && self.internal_in_flight == 0 {
-                break;
+                return Ok(());
             }
-            let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            if !cancelled && self.submit_queued()? {
+                self.cancel_in_kernel(left(deadline).unwrap_or(timeout))?;
+                cancelled = true;
+            }
+            let left = left(deadline);
             if left.is_some_and(|left| left.is_zero()) {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -757,7 +752,43 @@ impl<B: IoBuf> Ring<B> {
             }
             self.wait_for_one(left)?;
         }
+    }
+
+    /// Cancels every operation the kernel holds: at once where the kernel can (6.0), else with
+    /// one `AsyncCancel` entry each.
+    fn cancel_in_kernel(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.inflight.is_empty() {
+            return Ok(());
+        }
+        if self.features.sync_cancel {
+            // ENOENT: nothing matched (all done already); ETIME: some could not be cancelled
+            // in time. Either way the caller's wait decides.
+            let _ = self
+                .uring
+                .submitter()
+                .register_sync_cancel(Some(timespec(timeout)), types::CancelBuilder::any());
+        } else {
+            for id in self.inflight.ids() {
+                self.cancel(id)?;
+            }
+            self.submit_queued()?;
+        }
         Ok(())
+    }
+
+    /// Submits until the submission queue is empty; `false` when the kernel takes no more
+    /// for now (its completion queue is backed up: reaping makes room).
+    fn submit_queued(&mut self) -> io::Result<bool> {
+        while !self.uring.submission().is_empty() {
+            match self.uring.submit() {
+                Ok(0) => return Ok(false),
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.raw_os_error() == Some(libc::EBUSY) => return Ok(false),
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(true)
     }
 
     /// Submits, retrying interruptions.

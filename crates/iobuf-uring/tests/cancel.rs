@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Arena, TestBuf, features};
-use iobuf_uring::ops::Read;
-use iobuf_uring::{IoBuf, Ring};
+use iobuf_uring::ops::{Read, RecvMulti};
+use iobuf_uring::{BufRing, IoBuf, Ring};
 
 const PAGE: usize = 4096;
 
@@ -120,4 +120,56 @@ fn a_completed_read_is_delivered_not_lost_when_cancelled_too_late() {
     // The cancellation's own completion is reaped silently.
     ring.submit_and_wait(1).unwrap();
     assert!(ring.completion().is_none());
+}
+
+/// A ring with a one-buffer group, and a multishot recv the kernel refuses while preparing it
+/// (MSG_WAITALL: EINVAL). Without IORING_SETUP_SUBMIT_ALL the kernel stops taking entries at
+/// the refused one, so what was pushed after it still waits in the submission queue.
+fn ring_with_refused_entry(
+    test: &str,
+    timeout: Duration,
+) -> Option<(Ring<iobuf_pool::Buf>, UnixStream, UnixStream)> {
+    let features = features(test)?;
+    if !common::require(test, features.buf_ring, "provided buffer rings", "5.19") {
+        return None;
+    }
+    let mut ring =
+        Ring::<iobuf_pool::Buf>::builder().entries(8).shutdown_timeout(timeout).build().unwrap();
+    let provided = iobuf_pool::BufferPool::builder(PAGE).capacity(1).build().unwrap();
+    let group = ring.add_buf_ring(BufRing::new(1, vec![provided.try_get().unwrap()])).unwrap();
+    let (peer, socket) = UnixStream::pair().unwrap();
+    ring.push(RecvMulti::new(&socket, group).flags(libc::MSG_WAITALL)).unwrap();
+    Some((ring, peer, socket))
+}
+
+#[test]
+fn cancel_all_reaches_operations_queued_behind_a_refused_entry() {
+    let test = "cancel_all_reaches_operations_queued_behind_a_refused_entry";
+    let Some((mut ring, _peer, socket)) = ring_with_refused_entry(test, Duration::from_secs(5))
+    else {
+        return;
+    };
+    let pool = iobuf_pool::BufferPool::builder(PAGE).capacity(1).build().unwrap();
+    ring.push(Read::new(&socket, pool.try_get().unwrap())).unwrap(); // blocks until cancelled
+    ring.cancel_all(Duration::from_secs(5)).unwrap();
+    assert_eq!(ring.in_flight(), 0);
+    assert!(pool.try_get().is_ok(), "the cancelled read's buffer is back");
+}
+
+#[test]
+fn an_unlimited_drop_returns_operations_queued_behind_a_refused_entry() {
+    let test = "an_unlimited_drop_returns_operations_queued_behind_a_refused_entry";
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Some((mut ring, _peer, socket)) = ring_with_refused_entry(test, Duration::MAX) else {
+            done.send(None).unwrap();
+            return;
+        };
+        let pool = iobuf_pool::BufferPool::builder(PAGE).capacity(1).build().unwrap();
+        ring.push(Read::new(&socket, pool.try_get().unwrap())).unwrap();
+        drop(ring); // no limit: it must cancel the read, not wait for data that never comes
+        done.send(Some(pool.try_get().is_ok())).unwrap();
+    });
+    let returned = finished.recv_timeout(Duration::from_secs(10)).expect("the drop still waits");
+    assert_ne!(returned, Some(false), "the read's buffer was not returned");
 }
