@@ -261,11 +261,16 @@ impl Arena {
     /// # Ok::<(), iobuf_pool::PoolError>(())
     /// ```
     pub fn tier_for(&self, size: usize) -> Result<Tier, PoolError> {
-        let fit = Tier::for_size(size)?;
+        // Above the largest tier too, the limit that matters is this arena's.
+        let too_large = PoolError::TooLarge { size, max: self.max_size() };
+        let fit = Tier::for_size(size).map_err(|err| match err {
+            PoolError::TooLarge { .. } => too_large,
+            other => other,
+        })?;
         Tier::iter()
             .skip(fit.position())
             .find(|tier| self.class_of_tier[tier.position()].is_some())
-            .ok_or(PoolError::TooLarge { size, max: self.max_size() })
+            .ok_or(too_large)
     }
 
     /// Allocates a buffer of at least `size` bytes, applying the [`OnEmpty`] policy.
@@ -310,15 +315,20 @@ impl Arena {
     /// ```
     pub fn try_alloc(&self, size: usize) -> Result<Buf, PoolError> {
         let fit = self.tier_for(size)?;
+        self.take_from(fit).ok_or_else(|| {
+            self.exhausted(self.class(fit).expect("tier_for returns a configured tier"))
+        })
+    }
+
+    /// A buffer from `fit` (or, under [`OnEmpty::NextTier`], a larger tier), counting nothing
+    /// when there is none: the caller decides whether that is an exhaustion or a wait.
+    fn take_from(&self, fit: Tier) -> Option<Buf> {
         let candidates = Tier::iter().skip(fit.position());
         let limit = if self.on_empty == OnEmpty::NextTier { usize::MAX } else { 1 };
-        for class in candidates.filter_map(|tier| self.class(tier)).take(limit) {
-            if let Some(index) = PoolCore::take_counted(&self.core, class) {
-                return Ok(Buf::new(&self.core, class, index));
-            }
-        }
-        let class = self.class(fit).expect("tier_for returns a configured tier");
-        Err(self.exhausted(class))
+        candidates.filter_map(|tier| self.class(tier)).take(limit).find_map(|class| {
+            PoolCore::take_counted(&self.core, class)
+                .map(|index| Buf::new(&self.core, class, index))
+        })
     }
 
     /// Allocates, waiting at most `timeout` for the fitting tier (after trying larger ones
@@ -343,11 +353,12 @@ impl Arena {
     }
 
     fn alloc_waiting(&self, size: usize, deadline: Option<Instant>) -> Result<Buf, PoolError> {
-        match self.try_alloc(size) {
-            Err(PoolError::Exhausted) => {}
-            other => return other,
+        let fit = self.tier_for(size)?;
+        if let Some(buf) = self.take_from(fit) {
+            return Ok(buf);
         }
-        let class = self.class(self.tier_for(size)?).expect("configured tier");
+        // The wait counts the exhaustion (and the wait) itself.
+        let class = self.class(fit).expect("configured tier");
         match PoolCore::take_blocking(&self.core, class, deadline) {
             Some(index) => Ok(Buf::new(&self.core, class, index)),
             None => Err(PoolError::Timeout),

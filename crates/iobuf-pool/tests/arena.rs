@@ -104,3 +104,28 @@ fn indices_of_one_tier_are_refused_by_another_arena() {
 fn an_empty_arena_is_an_error() {
     assert_eq!(Arena::builder().tier(Tier::Big, 0).build().unwrap_err(), PoolError::ZeroSize);
 }
+
+#[test]
+fn a_waiting_alloc_counts_one_exhaustion_as_a_pool_does() {
+    let pool = iobuf_pool::BufferPool::builder(Tier::Small.size()).capacity(1).build().unwrap();
+    let _held = pool.try_get().unwrap();
+    assert_eq!(pool.get_timeout(Duration::from_millis(5)).unwrap_err(), PoolError::Timeout);
+    let arena = arena(OnEmpty::Wait);
+    let _held = (arena.try_alloc(2000).unwrap(), arena.try_alloc(2000).unwrap());
+    assert_eq!(
+        arena.alloc_timeout(2000, Duration::from_millis(5)).unwrap_err(),
+        PoolError::Timeout
+    );
+    let (tier, pool) = (arena.tier_stats(Tier::Small).unwrap(), pool.stats());
+    assert_eq!((tier.exhausted, tier.waits), (1, 1));
+    assert_eq!((tier.exhausted, tier.waits), (pool.exhausted, pool.waits));
+}
+
+#[test]
+fn too_large_names_the_arena_limit_even_above_every_tier() {
+    let arena = arena(OnEmpty::Error);
+    let max = Tier::Big.size();
+    for size in [max + 1, Tier::Titan.size(), Tier::Titan.size() + 1, usize::MAX] {
+        assert_eq!(arena.try_alloc(size).unwrap_err(), PoolError::TooLarge { size, max });
+    }
+}

@@ -214,6 +214,21 @@ fn a_one_gib_region_splits_and_coalesces() {
     assert_fully_coalesced(&buddy);
 }
 
+/// io_uring registers at most 1 GiB per buffer and cuts regions every 1 GiB: by default no
+/// block is larger, so every block of a larger region is registered; asked for, one may be.
+#[test]
+fn the_default_largest_block_is_one_gib() {
+    let buddy = BuddyAllocator::builder().region_size(2 << 30).build().unwrap();
+    assert_eq!(buddy.max_block(), 1 << 30, "two maximum blocks, not one of 2 GiB");
+    let too_large = (1 << 30) + 1;
+    assert_eq!(
+        buddy.try_alloc(too_large).unwrap_err(),
+        PoolError::TooLarge { size: too_large, max: 1 << 30 }
+    );
+    let explicit = BuddyAllocator::builder().region_size(2 << 30).max_block(2 << 30).build();
+    assert_eq!(explicit.unwrap().try_alloc(too_large).unwrap().capacity(), 2 << 30);
+}
+
 #[test]
 fn indices_and_raw_pointers_round_trip_and_refuse_misuse() {
     let buddy = BuddyAllocator::builder().region_size(MIB).build().unwrap();

@@ -44,8 +44,9 @@ unsafe impl RegisterMemory for Arena {
 // SAFETY: as for BufferPool: a buddy allocator's one region lives as long as any clone or block.
 unsafe impl RegisterMemory for BuddyAllocator {
     fn spans(&self) -> Vec<Span> {
-        // Blocks are at most 1 GiB and aligned to their size from the region's start, so chunks
-        // cut every 1 GiB never split one.
+        // Blocks are aligned to their size from the region's start and at most 1 GiB unless the
+        // builder asked for larger ones, so chunks cut every 1 GiB never split one; a larger
+        // block straddles a cut and is served unregistered.
         self.regions().iter().map(span_of).collect()
     }
 }

@@ -39,6 +39,9 @@ use crate::{BuddyConfigError, PoolError};
 
 /// The smallest minimum block: one disk sector, what `O_DIRECT` needs at least.
 pub(crate) const MIN_BLOCK_FLOOR: usize = 512;
+/// The largest default maximum block: io_uring registers at most 1 GiB per buffer, and
+/// registration cuts regions every 1 GiB, so no block of the default shape straddles a cut.
+pub(crate) const DEFAULT_MAX_BLOCK_CAP: usize = 1 << 30;
 /// The most blocks a cached order parks.
 pub(crate) const MAX_CACHE_DEPTH: usize = 64;
 /// Units (minimum blocks) a region holds at most: a block's start is a `u32`, and a cache slot
@@ -130,8 +133,9 @@ impl BuddySpec {
                 return config(BuddyConfigError::MaxBlockNotPowerOfTwo { max_block });
             }
             Some(max_block) => max_block,
-            // The largest power of two the region is a multiple of.
-            None => 1 << region_size.trailing_zeros(),
+            // The largest power of two the region is a multiple of, capped so that no block
+            // straddles a 1 GiB registration chunk.
+            None => (1 << region_size.trailing_zeros()).min(DEFAULT_MAX_BLOCK_CAP),
         };
         if min_block > max_block {
             if self.max_block.is_none() {

@@ -143,8 +143,10 @@ impl BuddyBuilder {
     }
 
     /// Sets the largest block (a power of two the region size is a multiple of). The default
-    /// is the largest power of two the region size is a multiple of: the whole region when
-    /// that is a power of two.
+    /// is the largest power of two the region size is a multiple of, up to 1 GiB: the whole
+    /// region when that is a power of two of at most 1 GiB. 1 GiB is the largest buffer
+    /// io_uring registers; a larger maximum is allowed, but iobuf-uring serves blocks above
+    /// 1 GiB unregistered (they straddle a registration chunk).
     ///
     /// # Examples
     ///
