@@ -356,3 +356,28 @@ fn a_push_after_failed_pops_is_not_lost() {
         assert!(ring.pop().is_none());
     });
 }
+
+/// Regression: a batch claiming more positions than the ring holds, racing a thread that pops
+/// and pushes the only index. A push landing after the batch's claim resets the threshold;
+/// the batch's failures must not then run it out while that index waits in the ring.
+#[test]
+fn a_failed_batch_never_hides_a_later_push() {
+    loom::model(|| {
+        let ring = Arc::new(IndexRing::new_full(1).unwrap());
+        let other = {
+            let ring = Arc::clone(&ring);
+            thread::spawn(move || {
+                for _ in 0..3 {
+                    if let Some(index) = ring.pop() {
+                        ring.push(index);
+                    }
+                }
+            })
+        };
+        let mut out = [0; 4];
+        let got = ring.pop_many(&mut out);
+        ring.push_many(&out[..got]);
+        other.join().unwrap();
+        assert_eq!(ring.pop(), Some(0), "the only index is free, yet the ring reports empty");
+    });
+}

@@ -146,6 +146,69 @@ fn churn_with_batches() {
     assert_holds_exactly_all(&ring, capacity);
 }
 
+/// Regression: batches far larger than the ring, on rings of 1 and 4. A batch whose head and
+/// tail loads straddle other threads' work once claimed dozens of positions and, after a push
+/// had reset the threshold, subtracted every failed one: the threshold went negative with the
+/// only free index in the ring, and every pop said empty from then on. Here every index is
+/// back in the ring between rounds, so a stall (no round trip for seconds) is a false empty.
+#[test]
+fn oversized_batches_never_hide_a_free_index() {
+    use std::time::{Duration, Instant};
+    for (capacity, batch) in [(1, 64), (4, 16)] {
+        let ring = IndexRing::new_full(capacity).unwrap();
+        let owners = Ownership::new(capacity);
+        let (round_trips, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+        let target = 4 * ops_per_thread();
+        thread::scope(|scope| {
+            let workers = (0..thread_count())
+                .map(|_| {
+                    let (ring, owners, round_trips, stop) = (&ring, &owners, &round_trips, &stop);
+                    scope.spawn(move || {
+                        let mut held = vec![0u32; batch];
+                        while !stop.load(Ordering::Relaxed) {
+                            let got = ring.pop_many(&mut held);
+                            for &index in &held[..got] {
+                                owners.take(index);
+                            }
+                            for &index in &held[..got] {
+                                owners.give(index);
+                            }
+                            ring.push_many(&held[..got]);
+                            if got > 0 {
+                                round_trips.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let (mut seen, mut since) = (0, Instant::now());
+            let stalled = loop {
+                thread::sleep(Duration::from_millis(20));
+                let now = round_trips.load(Ordering::Relaxed);
+                if now >= target {
+                    break None;
+                }
+                if now != seen {
+                    (seen, since) = (now, Instant::now());
+                } else if since.elapsed() > Duration::from_secs(5) {
+                    break Some(now);
+                }
+            };
+            stop.store(true, Ordering::Relaxed);
+            join_all(workers);
+            assert_eq!(
+                stalled,
+                None,
+                "capacity {capacity}, batches of {batch}: no round trip for 5 s with every index \
+                 free (len {}, pop {:?})",
+                ring.len(),
+                ring.pop()
+            );
+        });
+        assert_holds_exactly_all(&ring, capacity);
+    }
+}
+
 /// Where an index is, for the handoff test.
 const IN_FREE: u8 = 0;
 const WITH_PRODUCER: u8 = 1;

@@ -49,8 +49,9 @@ impl SlotBlock {
 /// - every slot is tagged with the cycle it was last used in, so a thread that stalls for a lap
 ///   can never act on a slot refilled in a later cycle (the ABA trap of value-only rings), and a
 ///   "safe" bit tells an enqueuer when a dequeuer has already gone past its slot;
-/// - a threshold, reset to `3n - 1` by every enqueue and decremented by every failed dequeue,
-///   lets `pop` on an empty ring return after one load and keeps dequeuers from livelocking;
+/// - a threshold, reset to `3n - 1` by every enqueue and decremented by every failed dequeue
+///   (a failed `pop_many` batch counts as one), lets `pop` on an empty ring return after one
+///   load and keeps dequeuers from livelocking;
 /// - consecutive positions live 128 bytes apart, so neighbouring operations do not share a
 ///   cache line (nor the adjacent line x86 prefetches with it).
 ///
@@ -251,7 +252,7 @@ impl IndexRing {
             if let Some(index) = self.take_at(pos) {
                 return Some(index);
             }
-            if self.after_failed_dequeues(pos, 1) {
+            if self.after_failed_dequeue(pos) {
                 return None;
             }
         }
@@ -316,8 +317,10 @@ impl IndexRing {
             // the tail is burnt, and enqueuers must skip it.
             let head = self.head.load(Ordering::Relaxed);
             let tail = self.tail.load(Ordering::Relaxed);
+            // The two loads can be far apart (a preemption between them), so the distance is
+            // capped at the capacity too: more can never be there.
             let apparent = tail.wrapping_sub(head) as i64;
-            let want = (apparent.clamp(1, out.len() as i64)) as u64;
+            let want = (apparent.clamp(1, out.len().min(self.capacity) as i64)) as u64;
 
             let first = self.head.fetch_add(want, Ordering::SeqCst);
             let mut taken = 0;
@@ -331,7 +334,7 @@ impl IndexRing {
             if failed == 0 {
                 return taken;
             }
-            let empty = self.after_failed_dequeues(first + want - 1, failed);
+            let empty = self.after_failed_dequeue(first + want - 1);
             if taken > 0 || empty {
                 return taken;
             }
@@ -531,21 +534,28 @@ impl IndexRing {
         }
     }
 
-    /// Bookkeeping after `failed` dequeue positions (the last of them `last`) found nothing.
-    /// Returns whether the ring should be reported empty.
+    /// Bookkeeping after a dequeue — one `pop`, or one `pop_many` batch — found nothing at its
+    /// last claimed position `last`. Returns whether the ring should be reported empty.
+    ///
+    /// A batch costs the threshold one, like a single failed pop, however many of its positions
+    /// failed: an enqueue landing after the batch's claim resets the threshold, and the batch's
+    /// subtraction comes after that reset. Subtracting every failed position could drive the
+    /// fresh threshold negative while the new index waits in the ring — every later dequeue
+    /// would report empty until the next enqueue, which for a full free list never comes. At
+    /// one per operation, the stale subtractions are one per racing dequeuer, as SCQ's bound
+    /// assumes; a failed batch still counts, so failing dequeues still run the threshold out.
     #[cold]
-    fn after_failed_dequeues(&self, last: u64, failed: usize) -> bool {
-        let failed = failed as i64;
+    fn after_failed_dequeue(&self, last: u64) -> bool {
         let next = last.wrapping_add(1);
         let tail = self.tail.load(Ordering::SeqCst);
         if !precedes(next, tail) {
             // Nothing enqueued past us: empty. Pull the tail up to the head so enqueuers do not
             // spend attempts on the positions dequeuers have already closed.
             self.catch_up_tail(tail, next);
-            self.threshold.fetch_sub(failed, Ordering::SeqCst);
+            self.threshold.fetch_sub(1, Ordering::SeqCst);
             return true;
         }
-        self.threshold.fetch_sub(failed, Ordering::SeqCst) - failed < 0
+        self.threshold.fetch_sub(1, Ordering::SeqCst) <= 0
     }
 
     /// Moves the tail forward to `head` unless enqueuers already passed it.
