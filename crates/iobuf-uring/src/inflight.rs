@@ -11,6 +11,11 @@ pub(crate) const INTERNAL: u64 = 1 << 63;
 
 /// Identifies one pushed operation: its `user_data`, returned with its completions.
 ///
+/// An id means something only to the ring that returned it: ids are a slot of the ring's
+/// in-flight table and a 31-bit generation of that slot, so another ring's operation can have
+/// the same id, and an id kept after its operation finished names a later one in the same
+/// slot only after 2³¹ reuses of that slot.
+///
 /// # Examples
 ///
 /// ```

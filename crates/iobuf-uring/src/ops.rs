@@ -72,6 +72,13 @@ mod sealed {
 /// }
 /// ```
 pub trait Op<B: IoBuf>: sealed::Sealed {
+    /// Refuses a combination the kernel would carry out wrongly; [`Ring::push`](crate::Ring::push)
+    /// hands the operation back with this error.
+    #[doc(hidden)]
+    fn check(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+
     /// Builds the submission entry and the in-flight record holding the buffers.
     #[doc(hidden)]
     fn prepare(self, features: &Features) -> Prepared<B>;
@@ -617,6 +624,7 @@ impl<B: IoBuf> Op<B> for SendZc<B> {
 pub struct ReadSelect {
     fd: RawFd,
     group: u16,
+    incremental: bool,
     offset: u64,
     len: u32,
 }
@@ -636,7 +644,8 @@ impl ReadSelect {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn at(fd: &impl AsRawFd, group: BufGroup, offset: u64) -> Self {
-        Self { fd: fd.as_raw_fd(), group: group.id(), offset, len: 0 }
+        let (group, incremental) = (group.id(), group.is_incremental());
+        Self { fd: fd.as_raw_fd(), group, incremental, offset, len: 0 }
     }
 
     /// Reads from the current position (pipes, sockets).
@@ -657,6 +666,13 @@ impl ReadSelect {
     }
 
     /// Reads at most `len` bytes (default: the whole selected buffer).
+    ///
+    /// Not on a group with incremental consumption: [`Ring::push`](crate::Ring::push) refuses
+    /// it with `InvalidInput`. From files it cannot poll (regular files), and on its io-wq
+    /// workers, the kernel consumes the requested length of the buffer when it selects it,
+    /// not the length read, so after a short or failed read the pieces that follow would lose
+    /// their place in the buffer. Without a limit the kernel takes the rest of the buffer, and
+    /// the next read starts in a fresh one.
     ///
     /// # Examples
     ///
@@ -679,6 +695,19 @@ impl ReadSelect {
 impl sealed::Sealed for ReadSelect {}
 
 impl<B: IoBuf> Op<B> for ReadSelect {
+    fn check(&self) -> std::io::Result<()> {
+        if self.incremental && self.len != 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "ReadSelect::len on a buffer group with incremental consumption: the kernel \
+                 may consume the limit rather than the bytes read, and later pieces would lose \
+                 their place; read without a limit, or use a group without incremental \
+                 consumption",
+            ));
+        }
+        Ok(())
+    }
+
     fn prepare(self, _: &Features) -> Prepared<B> {
         let entry = opcode::Read::new(types::Fd(self.fd), std::ptr::null_mut(), self.len)
             .offset(self.offset)

@@ -466,7 +466,9 @@ impl<B: IoBuf> Ring<B> {
     ///
     /// # Errors
     ///
-    /// When the queue is full and submitting fails; the operation comes back in the error.
+    /// When the queue is full and submitting fails, or the operation is one the kernel would
+    /// carry out wrongly (`InvalidInput`: [`ReadSelect::len`](crate::ops::ReadSelect::len) on
+    /// an incremental group); the operation comes back in the error.
     ///
     /// # Examples
     ///
@@ -481,7 +483,7 @@ impl<B: IoBuf> Ring<B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn push<O: Op<B>>(&mut self, op: O) -> Result<OpId, PushError<O>> {
-        if let Err(error) = self.make_room() {
+        if let Err(error) = op.check().and_then(|()| self.make_room()) {
             return Err(PushError { error, op });
         }
         let Prepared { entry, pending } = op.prepare(&self.features);

@@ -121,6 +121,45 @@ fn incremental_consumption_fills_one_buffer_in_pieces() {
     assert_eq!((e.offset(), &*e), (0, &b"e"[..]));
 }
 
+/// Regression: the kernel consumes a limited read's *limit* from an incremental buffer when
+/// it cannot poll the file, so a short read left the next piece pointing at the wrong bytes.
+/// A limit on an incremental group is refused; without one, a short read ends the buffer and
+/// every piece shows what was read.
+#[test]
+fn limited_reads_are_refused_on_incremental_groups_and_short_reads_stay_in_place() {
+    let name = "limited_reads_are_refused_on_incremental_groups_and_short_reads_stay_in_place";
+    let Some(f) = features(name) else { return };
+    if !require(name, f.buf_ring_incremental, "incremental buffer rings", "6.12") {
+        return;
+    }
+    let mut ring = Ring::<TestBuf>::new(8).unwrap();
+    let arena = Arena::new(PAGE, 2);
+    let group = group_of(&mut ring, &arena, 6, true);
+    let file = common::TempFile::with_pattern("incremental-short-read", 1000);
+    let pattern = common::pattern(1000);
+
+    let refused = ring.push(ReadSelect::at(&file.file, group, 970).len(100)).unwrap_err();
+    let (error, _op) = refused.into_parts();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(ring.in_flight(), 0, "nothing was queued");
+
+    // 30 bytes before the end: a short read into the first buffer.
+    ring.push(ReadSelect::at(&file.file, group, 970)).unwrap();
+    let (short, _, _) = selected(&mut ring);
+    let short = short.unwrap().unwrap();
+    assert_eq!(&*short, &pattern[970..]);
+    // A failed read (a directory) in between names no piece that could shift the next one.
+    let dir = std::fs::File::open(env!("CARGO_MANIFEST_DIR")).unwrap();
+    ring.push(ReadSelect::at(&dir, group, 0)).unwrap();
+    let (failed, _, _) = selected(&mut ring);
+    assert_eq!(failed.unwrap_err().raw_os_error(), Some(libc::EISDIR));
+    ring.push(ReadSelect::at(&file.file, group, 0)).unwrap();
+    let (next, _, _) = selected(&mut ring);
+    let next = next.unwrap().unwrap();
+    assert_eq!(&*next, &pattern[..], "the next piece shows what was read");
+    assert_eq!(&*short, &pattern[970..], "the short piece is untouched");
+}
+
 #[test]
 fn several_groups_at_once() {
     let name = "several_groups_at_once";
