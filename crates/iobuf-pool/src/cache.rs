@@ -126,7 +126,8 @@ impl CacheSlot {
 
     /// Waits until the owner is out of its items, then moves the indices out (the first into
     /// `keep` when `keep` is empty, the rest into `ring`) and, if `credits` is given, adds the
-    /// stash to it. Releases the owner. Call only after `mark_steal` and a heavy barrier.
+    /// stash to it. Call only after `mark_steal` and a heavy barrier; the owner stays locked
+    /// out until [`release`](Self::release).
     fn take_all(&self, ring: &IndexRing, keep: &mut Option<u32>, credits: Option<&mut usize>) {
         let backoff = Backoff::new();
         while self.busy.load(Ordering::Acquire) {
@@ -150,6 +151,10 @@ impl CacheSlot {
             }
         });
         self.published.store(0, Ordering::Relaxed);
+    }
+
+    /// Lets the owner back in after [`take_all`](Self::take_all).
+    fn release(&self) {
         self.steal.store(false, Ordering::Release);
     }
 
@@ -173,36 +178,47 @@ impl CacheRegistry {
     }
 
     /// Drains every thread's index cache — waiting for owners in the middle of an operation —
-    /// and returns one drained index for the caller (the rest go to `ring`), or `None` when
-    /// every cache was empty. One heavy barrier for the whole sweep.
+    /// into `ring`, and takes one index for the caller: the first one drained, else one from
+    /// the ring. `None` means the class had no free index at one moment of the call. One heavy
+    /// barrier for the whole sweep.
     ///
-    /// Keeping one index back is what stops a thief from losing everything it drained to
-    /// other threads' refills before it can pop.
+    /// Keeping the first drained index back is what stops a thief from losing everything it
+    /// drained to other threads' refills before it can pop. Popping the ring while every owner
+    /// is still locked out is what makes `None` true: a cache already drained cannot refill
+    /// from the ring behind the sweep's back, so an index in the ring then is found.
     pub(crate) fn drain_all(&self, ring: &IndexRing) -> Option<u32> {
-        self.sweep(ring, None)
+        self.sweep(ring, None, true)
     }
 
     /// Drains every cache and collects every stash of credits (the pool is retiring).
     /// Returns the credits collected.
     pub(crate) fn collect_credits(&self, ring: &IndexRing) -> usize {
         let mut credits = 0;
-        if let Some(index) = self.sweep(ring, Some(&mut credits)) {
+        if let Some(index) = self.sweep(ring, Some(&mut credits), false) {
             ring.push(index);
         }
         credits
     }
 
-    fn sweep(&self, ring: &IndexRing, mut credits: Option<&mut usize>) -> Option<u32> {
+    fn sweep(
+        &self,
+        ring: &IndexRing,
+        mut credits: Option<&mut usize>,
+        pop_if_none: bool,
+    ) -> Option<u32> {
         let slots = sync::lock(&self.slots);
-        if slots.is_empty() {
-            return None;
-        }
         slots.iter().for_each(|slot| slot.mark_steal());
-        barrier::heavy();
+        if !slots.is_empty() {
+            barrier::heavy();
+        }
         let mut keep = None;
         for slot in slots.iter() {
             slot.take_all(ring, &mut keep, credits.as_deref_mut());
         }
+        if keep.is_none() && pop_if_none {
+            keep = ring.pop();
+        }
+        slots.iter().for_each(|slot| slot.release());
         keep
     }
 

@@ -93,12 +93,13 @@ impl SizeClass {
         self.free.pop().or_else(|| self.take_after_drain())
     }
 
-    /// Drains every thread cache (keeping one index for the caller), then pops the ring.
+    /// Drains every thread cache into the ring and takes one index (see
+    /// [`CacheRegistry::drain_all`](crate::cache::CacheRegistry::drain_all)).
     fn take_after_drain(&self) -> Option<u32> {
         if !self.caches.caches_indices() {
             return None;
         }
-        self.caches.drain_all(&self.free).or_else(|| self.free.pop())
+        self.caches.drain_all(&self.free)
     }
 
     /// After an index was published (to a cache or the ring): serve waiters if there are any.

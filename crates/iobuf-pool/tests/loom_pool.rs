@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 use std::task::{Context, Wake, Waker};
 
 use iobuf_pool::{Buf, BufferPool};
-use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
 /// `loom::model` with room for the longer paths that spin-then-park waits take at bound 3.
@@ -195,5 +195,47 @@ fn the_last_return_after_the_pool_is_dropped_frees_it() {
         drop(pool);
         drop(b);
         returner.join().unwrap();
+    });
+}
+
+/// Regression: three buffers free in one thread's cache and three concurrent `try_get`s with
+/// nothing returned: each must get one. A sweep once let a cache it had already drained refill
+/// from the ring behind its back, so its final pop found the ring empty and reported
+/// exhaustion while a buffer sat free in that cache.
+#[test]
+fn every_getter_finds_a_buffer_that_is_free_in_some_cache() {
+    model(|| {
+        let pool = pool(3, 4);
+        let held: Vec<Buf> = (0..3).map(|_| pool.try_get().unwrap()).collect();
+        drop(held); // all three in this thread's cache; the ring is empty
+        let other = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.try_get().ok())
+        };
+        // This one stays alive (no thread-exit flush of what its refill cached) until main
+        // has taken its own buffer.
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let cacher = {
+            let (pool, gate) = (pool.clone(), gate.clone());
+            thread::spawn(move || {
+                let got = pool.try_get().ok();
+                let mut open = gate.0.lock().unwrap();
+                while !*open {
+                    open = gate.1.wait(open).unwrap();
+                }
+                got
+            })
+        };
+        let mine = pool.try_get();
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        let (other, cacher) = (other.join().unwrap(), cacher.join().unwrap());
+        assert!(
+            mine.is_ok() && other.is_some() && cacher.is_some(),
+            "3 free buffers and 3 getters, yet: mine {:?}, other {}, cacher {}",
+            mine.as_ref().err(),
+            other.is_some(),
+            cacher.is_some()
+        );
     });
 }

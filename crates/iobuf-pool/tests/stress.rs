@@ -96,6 +96,70 @@ fn churn_with_cache_holding_several() {
     churn(4, 3);
 }
 
+/// Regression: a pool that is never empty never reports exhaustion — with caches larger than
+/// the pool, threads that come and go (flushing at exit), and returns from other threads. A
+/// permit count keeps at most `capacity - 1` buffers out, so every `try_get` must succeed. A
+/// sweep once let a cache it had already drained refill from the ring behind its back and
+/// then found the ring empty.
+#[test]
+fn a_buffer_free_in_any_cache_is_found() {
+    use std::sync::atomic::AtomicUsize;
+    const CAPACITY: usize = 6;
+    let pool = BufferPool::builder(64).capacity(CAPACITY).cache_size(8).build().unwrap();
+    let ownership = Ownership::new(CAPACITY);
+    let out = AtomicUsize::new(0); // buffers out, or about to be
+    let give = |buf: Buf, owner: u64| {
+        ownership.give(buf, owner);
+        out.fetch_sub(1, Ordering::SeqCst);
+    };
+    let (to_returner, returns) = mpsc::channel::<(Buf, u64)>();
+    thread::scope(|scope| {
+        let give = &give;
+        let returner =
+            scope.spawn(move || returns.iter().for_each(|(buf, owner)| give(buf, owner)));
+        for generation in 0..common::scaled(5000) as u64 {
+            let workers: Vec<_> = (0..threads() as u64)
+                .map(|t| {
+                    let (pool, ownership, out) = (&pool, &ownership, &out);
+                    let to_returner = to_returner.clone();
+                    scope.spawn(move || {
+                        let mut next = common::xorshift((generation << 8 | t) + 1);
+                        let mut kept = Vec::new();
+                        for op in 0..1 + next() % 64 {
+                            let owner = generation << 40 | t << 20 | op;
+                            // A permit: fewer than CAPACITY out, so one is always free.
+                            while out
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    (n < CAPACITY - 1).then_some(n + 1)
+                                })
+                                .is_err()
+                            {
+                                match kept.pop() {
+                                    Some((buf, owner)) => give(buf, owner),
+                                    None => thread::yield_now(),
+                                }
+                            }
+                            let buf = pool.try_get().expect("false exhaustion: a buffer was free");
+                            let buf = ownership.take(buf, owner);
+                            match next() % 3 {
+                                0 => to_returner.send((buf, owner)).unwrap(),
+                                1 => kept.push((buf, owner)),
+                                _ => give(buf, owner),
+                            }
+                        }
+                        kept.into_iter().for_each(|(buf, owner)| give(buf, owner));
+                    })
+                })
+                .collect();
+            common::join_all(workers);
+        }
+        drop(to_returner);
+        common::join_all(vec![returner]);
+    });
+    let stats = pool.stats();
+    assert_eq!((stats.available, stats.in_use, stats.exhausted), (CAPACITY, 0, 0));
+}
+
 /// Producers take buffers and hand them to consumers over channels, which return them: every
 /// return is from a thread that did not take the buffer. The pool is smaller than the
 /// channels, so producers block in `get` and are woken by foreign returns.
