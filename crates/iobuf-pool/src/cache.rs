@@ -21,8 +21,9 @@
 //! - owner: `busy = true`; light barrier; if `steal` is set, step aside (`busy = false`, wait
 //!   until `steal` clears, retry); else work on the items, then `busy = false` (Release);
 //! - thief (one sweep at a time per class, under the registry lock): `steal = true` on every
-//!   slot; heavy barrier; per slot, wait until `busy` is false (Acquire), take what it came
-//!   for, `steal = false` (Release).
+//!   slot; heavy barrier; per slot, wait until `busy` is false (Acquire) and take what it came
+//!   for; a getter then pops the ring; last, `steal = false` (Release) on every slot. Owners
+//!   stay out until the very end, so no drained cache refills from the ring before that pop.
 //!
 //! The barriers guarantee the owner sees `steal` or the thief sees `busy`, so the two never
 //! touch the items at once.
