@@ -51,17 +51,40 @@ fn stalled_pair() -> (TcpStream, TcpStream, usize) {
     (client, server, queued)
 }
 
-/// Pushes a zero-copy send of one page of `A`s and waits for its result. `None` (the test
-/// skips, saying why) when the kernel did not hold the notification back.
-fn held_send<B: IoBuf>(ring: &mut Ring<B>, client: &TcpStream, buf: B, test: &str) -> Option<()> {
-    ring.push(SendZc::new(client, buf).flags(libc::MSG_NOSIGNAL)).unwrap();
+/// A ring whose zero-copy send the kernel holds: one page of `A`s from `held` (buffer 0),
+/// queued behind the full window of `stalled`.
+struct HeldSend<B: IoBuf> {
+    ring: Ring<B>,
+    held: Arena,
+    /// (client, server, bytes queued before the send); the sockets keep the send stalled.
+    stalled: (TcpStream, TcpStream, usize),
+}
+
+/// Sets up a [`HeldSend`] on a ring with `shutdown_timeout`, the held buffer wrapped by `wrap`.
+/// `None` (the test skips, saying why) without send_zc, or when the kernel did not hold the
+/// notification back.
+fn held_send<B: IoBuf>(
+    test: &str,
+    shutdown_timeout: Duration,
+    wrap: impl FnOnce(TestBuf) -> B,
+) -> Option<HeldSend<B>> {
+    let features = features(test)?;
+    if !require(test, features.send_zc, "send_zc", "6.0") {
+        return None;
+    }
+    let stalled = stalled_pair();
+    let held = Arena::new(PAGE, 1);
+    let mut ring = Ring::<B>::builder().shutdown_timeout(shutdown_timeout).build().unwrap();
+    let mut buf = held.buf(0, None);
+    buf.fill(&[b'A'; PAGE]);
+    ring.push(SendZc::new(&stalled.0, wrap(buf)).flags(libc::MSG_NOSIGNAL)).unwrap();
     ring.submit_and_wait(1).unwrap();
     std::thread::sleep(Duration::from_millis(20));
     if ring.completion().is_some() || ring.in_flight() != 1 {
         eprintln!("skipped {test}: the kernel did not hold the zero-copy notification back");
         return None;
     }
-    Some(())
+    Some(HeldSend { ring, held, stalled })
 }
 
 /// Reads everything the client sends until `want` bytes or `patience` without data.
@@ -83,18 +106,11 @@ fn read_all(mut server: TcpStream, want: usize, patience: Duration) -> Vec<u8> {
 #[test]
 fn a_ring_with_an_unbounded_shutdown_timeout_waits_for_the_notification() {
     let name = "a_ring_with_an_unbounded_shutdown_timeout_waits_for_the_notification";
-    let Some(f) = features(name) else { return };
-    if !require(name, f.send_zc, "send_zc", "6.0") {
+    let Some(HeldSend { ring, held: arena, stalled: (_client, server, queued) }) =
+        held_send(name, Duration::MAX, |buf| buf)
+    else {
         return;
-    }
-    let (client, server, queued) = stalled_pair();
-    let arena = Arena::new(PAGE, 1);
-    let mut ring = Ring::<TestBuf>::builder().shutdown_timeout(Duration::MAX).build().unwrap();
-    let mut buf = arena.buf(0, None);
-    buf.fill(&[b'A'; PAGE]);
-    if held_send(&mut ring, &client, buf, name).is_none() {
-        return;
-    }
+    };
     // The peer starts reading only after the drop has had time to release the buffer early.
     let dropped = Arc::new(AtomicBool::new(false));
     let reader = {
@@ -170,19 +186,12 @@ fn completed_read<B: IoBuf>(ring: &mut Ring<B>, buf: B) {
 #[test]
 fn a_panicking_buffer_drop_during_the_ring_drop_leaks_what_the_kernel_holds() {
     let name = "a_panicking_buffer_drop_during_the_ring_drop_leaks_what_the_kernel_holds";
-    let Some(f) = features(name) else { return };
-    if !require(name, f.send_zc, "send_zc", "6.0") {
+    let Some(HeldSend { mut ring, held, stalled: _stalled }) =
+        held_send(name, Duration::from_millis(200), |buf| buf)
+    else {
         return;
-    }
-    let (client, _server, _) = stalled_pair();
-    let (held, other) = (Arena::new(PAGE, 1), Arena::new(PAGE, 1));
-    let mut ring =
-        Ring::<TestBuf>::builder().shutdown_timeout(Duration::from_millis(200)).build().unwrap();
-    let mut buf = held.buf(0, None);
-    buf.fill(&[b'A'; PAGE]);
-    if held_send(&mut ring, &client, buf, name).is_none() {
-        return;
-    }
+    };
+    let other = Arena::new(PAGE, 1);
     let mut bomb = other.buf(0, None);
     let released = Arc::new(AtomicBool::new(false));
     let seen = Arc::clone(&released);
@@ -202,19 +211,13 @@ fn a_panicking_buffer_drop_during_the_ring_drop_leaks_what_the_kernel_holds() {
 #[test]
 fn a_panic_while_the_ring_drop_reaps_leaks_what_the_kernel_holds() {
     let name = "a_panic_while_the_ring_drop_reaps_leaks_what_the_kernel_holds";
-    let Some(f) = features(name) else { return };
-    if !require(name, f.send_zc, "send_zc", "6.0") {
+    let touchy = |inner| Touchy { inner, panic_on_fill: false };
+    let Some(HeldSend { mut ring, held, stalled: _stalled }) =
+        held_send(name, Duration::from_millis(200), touchy)
+    else {
         return;
-    }
-    let (client, _server, _) = stalled_pair();
-    let (held, other) = (Arena::new(PAGE, 1), Arena::new(PAGE, 1));
-    let mut ring =
-        Ring::<Touchy>::builder().shutdown_timeout(Duration::from_millis(200)).build().unwrap();
-    let mut buf = held.buf(0, None);
-    buf.fill(&[b'A'; PAGE]);
-    if held_send(&mut ring, &client, Touchy { inner: buf, panic_on_fill: false }, name).is_none() {
-        return;
-    }
+    };
+    let other = Arena::new(PAGE, 1);
     completed_read(&mut ring, Touchy { inner: other.buf(0, None), panic_on_fill: true });
     let drop_result = catch_unwind(AssertUnwindSafe(|| drop(ring)));
     assert!(drop_result.is_err(), "set_filled's panic comes out of the drop");
@@ -226,19 +229,12 @@ fn a_panic_while_the_ring_drop_reaps_leaks_what_the_kernel_holds() {
 #[test]
 fn a_drop_that_times_out_leaks_only_what_the_kernel_holds() {
     let name = "a_drop_that_times_out_leaks_only_what_the_kernel_holds";
-    let Some(f) = features(name) else { return };
-    if !require(name, f.send_zc, "send_zc", "6.0") {
+    let Some(HeldSend { mut ring, held, stalled: _stalled }) =
+        held_send(name, Duration::from_millis(200), |buf| buf)
+    else {
         return;
-    }
-    let (client, _server, _) = stalled_pair();
-    let (held, other) = (Arena::new(PAGE, 1), Arena::new(PAGE, 1));
-    let mut ring =
-        Ring::<TestBuf>::builder().shutdown_timeout(Duration::from_millis(200)).build().unwrap();
-    let mut buf = held.buf(0, None);
-    buf.fill(&[b'A'; PAGE]);
-    if held_send(&mut ring, &client, buf, name).is_none() {
-        return;
-    }
+    };
+    let other = Arena::new(PAGE, 1);
     completed_read(&mut ring, other.buf(0, None));
     let started = Instant::now();
     drop(ring);
